@@ -1,0 +1,74 @@
+"""The one backend interface: requests (conversations + sampling) in, completions out.
+
+`hf`, `openai`, `replay` (and `vllm`) implement it; judges use the same backends. A
+backend returns exactly `params.n` completions per request, in request order.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from bolt_eval.types import Completion, Request
+
+Progress = Callable[[int], None]  # called with the number of requests just finished
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Everything needed to build a backend; flat so CLI flags map onto it one to one."""
+
+    backend: str
+    model: str
+    revision: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    batch_size: int = 16
+    concurrency: int = 16
+    timeout_s: float = 120.0
+    max_retries: int = 6
+    device: str | None = None  # hf: "cpu" | "cuda" | None (auto)
+    dtype: str | None = None  # hf: "float32" | "bfloat16" | "float16" | None (auto)
+    trust_remote_code: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # engine pass-through
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.spec = spec
+
+    @abstractmethod
+    def generate(
+        self, requests: list[Request], progress: Progress | None = None
+    ) -> list[list[Completion]]:
+        """Complete every request; one list of `n` completions per request."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the run manifest: what model exactly (path + weight hash, or API
+        model name), chat-template hash. Never secrets."""
+
+    def close(self) -> None:
+        """Release models, sessions, processes. Safe to call twice."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_backend(spec: BackendSpec) -> Backend:
+    from bolt_eval.registry import backends
+
+    cls = backends.get(spec.backend)
+    return cls(spec)
+
+
+def truncate_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """Cut `text` at the first stop sequence; report whether one was found."""
+    cut = min((i for s in stop if (i := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)

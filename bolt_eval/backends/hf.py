@@ -1,0 +1,141 @@
+"""`hf` backend: transformers generation, batched, with the model's own chat template.
+
+Requests are grouped by sampling params, sorted by prompt length (less padding) and
+generated in batches with left padding; `n` samples per prompt come from
+num_return_sequences. torch and transformers are imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from bolt_eval import models
+from bolt_eval.backends.base import Backend, Progress, truncate_at_stop
+from bolt_eval.registry import backends
+from bolt_eval.types import Completion, Request, SamplingParams, UserError
+
+
+def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Load (model, tokenizer, provenance) for a BackendSpec; errors name the fix."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = models.resolve(spec.model, spec.revision)
+    device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype_name = spec.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+    kwargs: dict[str, Any] = {"revision": source.revision, "trust_remote_code": spec.trust_remote_code}
+    if source.gguf_file:
+        kwargs["gguf_file"] = source.gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.load_from, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            source.load_from, dtype=getattr(torch, dtype_name), **kwargs
+        )
+    except OSError as err:
+        raise UserError(
+            f"--model {spec.model} (revision {source.revision or 'main'}) could not be loaded: "
+            f"{str(err).splitlines()[0]}. Check the id and revision; offline, pass a local "
+            "checkpoint folder or pre-download the model into the Hugging Face cache"
+        ) from err
+    if not tokenizer.chat_template:
+        raise UserError(
+            f"--model {spec.model}: its tokenizer has no chat template, so conversations "
+            "cannot be formatted. Use an instruct/chat checkpoint, or add a chat_template "
+            "to its tokenizer_config.json"
+        )
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(device).eval()
+    commit = getattr(model.config, "_commit_hash", None)
+    provenance = {
+        "model": models.describe_source(source, commit),
+        "dtype": dtype_name,
+        "chat_template_sha256": hashlib.sha256(tokenizer.chat_template.encode()).hexdigest(),
+    }
+    return model, tokenizer, provenance
+
+
+@backends.register("hf")
+class HFBackend(Backend):
+    def __init__(self, spec: Any) -> None:
+        super().__init__(spec)
+        self.model, self.tokenizer, self._provenance = load_model(spec)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "hf", **self._provenance}
+
+    def close(self) -> None:
+        self.model = None
+
+    def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
+        results: list[list[Completion] | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(json.dumps(r.params.to_dict(), sort_keys=True), []).append(i)
+        for indices in groups.values():
+            params = requests[indices[0]].params
+            prompts = {i: self._render(requests[i]) for i in indices}
+            order = sorted(indices, key=lambda i: -len(prompts[i]))
+            for start in range(0, len(order), self.spec.batch_size):
+                batch = order[start:start + self.spec.batch_size]
+                outs = self._generate_batch([prompts[i] for i in batch], params, start)
+                for i, completions in zip(batch, outs):
+                    results[i] = completions
+                if progress:
+                    progress(len(batch))
+        return [r for r in results if r is not None]
+
+    def _render(self, request: Request) -> str:
+        return self.tokenizer.apply_chat_template(
+            list(request.messages), tokenize=False, add_generation_prompt=True
+        )
+
+    def _generate_batch(self, prompts: list[str], params: SamplingParams, offset: int) -> list[list[Completion]]:
+        import torch
+
+        tok = self.tokenizer
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        sampling = params.temperature > 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "do_sample": sampling,
+            "num_return_sequences": params.n,
+            "pad_token_id": tok.pad_token_id,
+        }
+        if sampling:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p)
+            torch.manual_seed(params.seed + offset)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **kwargs)
+        elapsed = time.perf_counter() - t0
+        new = out[:, enc["input_ids"].shape[1]:].tolist()
+        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
+        eos = self._eos_ids()
+        per_call = elapsed / max(len(new), 1)
+        completions = []
+        for row, ids in enumerate(new):
+            end = next((j for j, t in enumerate(ids) if t in eos), None)
+            used = ids if end is None else ids[:end]
+            text, stopped = truncate_at_stop(tok.decode(used, skip_special_tokens=True), params.stop)
+            completions.append(Completion(
+                text=text,
+                prompt_tokens=int(prompt_lens[row // params.n]),
+                completion_tokens=len(used) + (end is not None),
+                finish_reason="stop" if end is not None or stopped else "length",
+                latency_s=per_call,
+            ))
+        return [completions[k:k + params.n] for k in range(0, len(completions), params.n)]
+
+    def _eos_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = ids if isinstance(ids, list) else [ids]
+        return {i for i in ids + [self.tokenizer.eos_token_id, self.tokenizer.pad_token_id] if i is not None}

@@ -1,0 +1,143 @@
+"""`bolt-eval` command line: argument parsing only.
+
+Everything heavy (torch, transformers, datasets) is imported inside the command
+functions, so `bolt-eval --help` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from bolt_eval import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bolt-eval", description="Evaluate long-CoT checkpoints.")
+    p.add_argument("--version", action="version", version=f"bolt-eval {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="evaluate a model on tasks or a suite and print a table",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    what = run.add_argument_group("what to evaluate")
+    what.add_argument("--model", required=True,
+                      help="'default' (embedded SmolLM2-135M-Instruct), a checkpoint folder, a .gguf "
+                           "file, a hub id org/name, an API model name, or answers.jsonl for replay")
+    what.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
+    what.add_argument("--tasks", help="comma-separated task names, e.g. math500")
+    what.add_argument("--suite", help="a suite from tasks/suites/, e.g. smoke or bolt")
+    what.add_argument("--data", action="append", default=[], metavar="[TASK=]FILE",
+                      help="local data file instead of the official source (repeat per task)")
+    what.add_argument("--limit", type=int, help="first N samples of each task")
+    what.add_argument("--out", default="results", help="results root")
+    what.add_argument("--label", help="name of the model in run ids and tables")
+
+    be = run.add_argument_group("backend")
+    be.add_argument("--backend", default="hf", help="hf | openai | replay | vllm")
+    be.add_argument("--base-url", help="OpenAI-compatible endpoint (openai backend)")
+    be.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                    help="environment variable holding the API key (never written anywhere)")
+    be.add_argument("--batch-size", type=int, default=16, help="prompts per generate call (hf)")
+    be.add_argument("--concurrency", type=int, default=16, help="requests in flight (openai)")
+    be.add_argument("--timeout", type=float, default=120.0, help="seconds per request (openai)")
+    be.add_argument("--max-retries", type=int, default=6, help="retries per request (openai)")
+    be.add_argument("--device", help="cpu | cuda | cuda:N (hf; default: cuda when available)")
+    be.add_argument("--dtype", help="float32 | bfloat16 | float16 (hf; default per device)")
+    be.add_argument("--trust-remote-code", action="store_true", help="run model code from the hub (off by default)")
+
+    sp = run.add_argument_group("sampling")
+    sp.add_argument("--temperature", type=float, help="0 = greedy (default 0)")
+    sp.add_argument("--top-p", type=float)
+    sp.add_argument("--max-new-tokens", type=int, help="default 512, or the suite's")
+    sp.add_argument("--stop", action="append", help="stop sequence (repeatable)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--n", type=int, default=1, help="samples per prompt")
+    sp.add_argument("--thoughts", default="none",
+                    help="long-CoT delimiters: bolt | think | sky-t1 | none")
+    sp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bolt_eval.backends.base import BackendSpec
+    from bolt_eval.report import results_table
+    from bolt_eval.runner import EvalConfig, evaluate
+    from bolt_eval.types import SamplingParams
+
+    tasks, suite_sampling = _task_specs(args)
+    sampling: dict[str, Any] = {**suite_sampling}
+    for key in ("temperature", "top_p", "max_new_tokens"):
+        if getattr(args, key) is not None:
+            sampling[key] = getattr(args, key)
+    if args.stop:
+        sampling["stop"] = tuple(args.stop)
+    if "stop" in sampling:
+        sampling["stop"] = tuple(sampling["stop"])
+    backend = BackendSpec(
+        backend=args.backend, model=args.model, revision=args.revision, base_url=args.base_url,
+        api_key_env=args.api_key_env, batch_size=args.batch_size, concurrency=args.concurrency,
+        timeout_s=args.timeout, max_retries=args.max_retries, device=args.device, dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+    )
+    cfg = EvalConfig(
+        tasks=tasks, backend=backend,
+        sampling=SamplingParams(seed=args.seed, n=args.n, **sampling),
+        thoughts=args.thoughts, out=args.out, label=args.label, progress=not args.no_progress,
+    )
+    results = evaluate(cfg)
+    print(results_table(results))
+    return 0
+
+
+def _task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+    from bolt_eval.runner import TaskSpec
+    from bolt_eval.suites import load_suite
+    from bolt_eval.types import UserError
+
+    if bool(args.tasks) == bool(args.suite):
+        raise UserError("give exactly one of --tasks NAME[,NAME...] or --suite NAME")
+    if args.suite:
+        suite = load_suite(args.suite)
+        specs = [TaskSpec(t.name, t.data, t.limit) for t in suite.tasks]
+        sampling = dict(suite.sampling)
+    else:
+        specs = [TaskSpec(n.strip()) for n in args.tasks.split(",") if n.strip()]
+        sampling = {}
+    data = _data_map(args.data, [s.name for s in specs])
+    return [TaskSpec(s.name, data.get(s.name, s.data), args.limit or s.limit) for s in specs], sampling
+
+
+def _data_map(values: list[str], names: list[str]) -> dict[str, str]:
+    from bolt_eval.types import UserError
+
+    out = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep:
+            if len(names) != 1:
+                raise UserError(f"--data {v}: several tasks are selected; write --data TASK=FILE")
+            name, path = names[0], v
+        if name not in names:
+            raise UserError(f"--data {v}: task {name!r} is not among the selected tasks ({', '.join(names)})")
+        out[name] = path
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bolt_eval.types import UserError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as err:
+        print(f"bolt-eval: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bolt-eval: interrupted; finished samples are saved, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
