@@ -39,7 +39,7 @@ class EvalConfig:
     thoughts: str = "none"
     out: str = "results"
     label: str | None = None  # name used in run ids; defaults to the model
-    chunk: int = 64  # samples generated between durable writes
+    chunk: int | None = None  # samples between durable writes; default: batch or concurrency
     progress: bool = True
 
 
@@ -88,8 +88,9 @@ def _generate_missing(run: Run, task: Task, samples: list[Sample], backend: Back
     todo = [s for s in samples if s.id not in run.records]
     failures: list[str] = []
     bar = _bar(sum(len(s.turns) for s in todo), f"{task.name}", cfg.progress)
-    for start in range(0, len(todo), cfg.chunk):
-        chunk = todo[start:start + cfg.chunk]
+    size = cfg.chunk or max(cfg.backend.batch_size, cfg.backend.concurrency)
+    for start in range(0, len(todo), size):
+        chunk = todo[start:start + size]
         outputs = _generate_chunk(chunk, task, backend, cfg.sampling, bar.update)
         for sample, trajectories in zip(chunk, outputs):
             errors = [c.error for traj in trajectories for _, c in traj if c.error]

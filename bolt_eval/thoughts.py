@@ -21,12 +21,13 @@ class Delimiters:
 
 
 PRESETS: dict[str, Delimiters | None] = {
-    # BOLT (Pang et al., 2025) long-CoT format.
+    # BOLT's (Pang et al., 2025) internal-thoughts / external-solution format, spelled as
+    # this project's training stages write it (the paper publishes no token spelling).
     "bolt": Delimiters(
-        "<|begin_internal_thoughts|>",
-        "<|end_internal_thoughts|>",
-        "<|begin_external_solution|>",
-        "<|end_external_solution|>",
+        "<internal_thoughts>",
+        "</internal_thoughts>",
+        "<external_solution>",
+        "</external_solution>",
     ),
     "think": Delimiters("<think>", "</think>"),
     # Sky-T1 (NovaSky, 2025) begin/end-of-thought and -solution tags.

@@ -18,7 +18,7 @@ from bolt_eval.registry import benchmarks
 from bolt_eval.types import Sample, UserError
 
 HUB_ID = "HuggingFaceH4/MATH-500"
-HUB_REVISION = "ff5b20257d8185524591543f8ff5993951537bb8"
+HUB_REVISION = "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"
 TEMPLATE = (
     "Solve the following math problem. Reason step by step, then give the final answer "
     "within \\boxed{{}}.\n\n{problem}"
