@@ -15,4 +15,4 @@ def row(label: str, summary: dict[str, Any], where: str) -> list[Any]:
 
 def results_table(results: Sequence[Any], fmt: str = "github") -> str:
     rows = [row(r.manifest["label"], r.summary, str(r.dir)) for r in results]
-    return tabulate(rows, headers=["model", "task", "metric", "%", "95% CI", "n", "run"], tablefmt=fmt)
+    return tabulate(rows, headers=["model", "task", "metric", "%", "95% CI", "n", "run"], tablefmt=fmt, disable_numparse=True)

@@ -18,7 +18,7 @@ from typing import Any
 from bolt_eval import __version__
 from bolt_eval.backends.base import Backend, BackendSpec, build_backend
 from bolt_eval.benchmarks.base import Task, select
-from bolt_eval.registry import benchmarks
+from bolt_eval.registry import backends, benchmarks
 from bolt_eval.store import Run, Store, config_hash
 from bolt_eval.thoughts import get_delimiters, split_response
 from bolt_eval.types import Completion, Message, Request, Sample, SamplingParams, UserError
@@ -58,6 +58,7 @@ class IncompleteRun(UserError):
 
 def evaluate(cfg: EvalConfig) -> list[RunResult]:
     delims = get_delimiters(cfg.thoughts)
+    backends.get(cfg.backend.backend)  # a typo fails before any data is loaded
     prepared = []
     for spec in cfg.tasks:  # validate every task and its data before touching anything
         task: Task = benchmarks.get(spec.name)(data=spec.data)

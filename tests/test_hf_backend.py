@@ -1,0 +1,68 @@
+import pytest
+
+from bolt_eval.backends.base import BackendSpec, build_backend
+from bolt_eval.types import Request, SamplingParams, UserError
+
+
+def requests(k, **params):
+    p = SamplingParams(**{"max_new_tokens": 8, **params})
+    return [Request(str(i), 0, ({"role": "user", "content": "Solve " + "2+3 " * i},), p) for i in range(k)]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_llama):
+    with build_backend(BackendSpec("hf", str(tiny_llama), batch_size=3)) as b:
+        yield b
+
+
+def test_batched_greedy_equals_one_at_a_time(backend):
+    reqs = requests(7)
+    batched = [c[0] for c in backend.generate(reqs)]
+    single = [backend.generate([r])[0][0] for r in reqs]
+    assert [c.text for c in batched] == [c.text for c in single]
+    assert all(c.completion_tokens == 8 and c.finish_reason == "length" for c in batched)
+    assert [c.prompt_tokens for c in batched] == [c.prompt_tokens for c in single]
+    assert batched[6].prompt_tokens > batched[0].prompt_tokens
+
+
+def test_n_samples_and_seeded_sampling(backend):
+    reqs = requests(2, temperature=1.0, n=3, seed=7)
+    out = backend.generate(reqs)
+    assert [len(cs) for cs in out] == [3, 3]
+    again = backend.generate(reqs)
+    assert [[c.text for c in cs] for cs in out] == [[c.text for c in cs] for cs in again]
+
+
+def test_stop_sequence_truncates(backend):
+    free = backend.generate(requests(1, max_new_tokens=16))[0][0].text
+    stop = free[3:5]
+    out = backend.generate(requests(1, max_new_tokens=16, stop=(stop,)))[0][0]
+    assert out.text == free[: free.find(stop)] and out.finish_reason == "stop"
+
+
+def test_progress_counts_every_request(backend):
+    seen = []
+    backend.generate(requests(5), progress=seen.append)
+    assert sum(seen) == 5 and seen == [3, 2]
+
+
+def test_describe_records_weights_and_template(backend, tiny_llama):
+    d = backend.describe()
+    assert d["model"]["kind"] == "local" and d["model"]["location"] == str(tiny_llama)
+    assert len(d["model"]["weights_sha256"]) == 64 and len(d["chat_template_sha256"]) == 64
+    assert d["dtype"] == "float32"
+
+
+def test_tokenizer_without_chat_template_is_refused(tiny_llama_no_template):
+    with pytest.raises(UserError, match="its tokenizer has no chat template"):
+        build_backend(BackendSpec("hf", str(tiny_llama_no_template)))
+
+
+@pytest.mark.parametrize("model, message", [
+    ("./no/such/folder", "no such file or folder"),
+    ("not a hub id", "no such file or folder"),
+    ("some-org/some-model", "could not be loaded"),
+])
+def test_bad_model_names_the_fix(model, message):
+    with pytest.raises(UserError, match=message):
+        build_backend(BackendSpec("hf", model))

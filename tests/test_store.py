@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from bolt_eval.store import Store, slug
+from bolt_eval.types import UserError
+
+
+def manifest(chash="abc", config=None):
+    return {"config_hash": chash, "config": config or {"task": "math500"}, "started": "t0"}
+
+
+def test_append_is_durable_and_reopen_resumes(tmp_path):
+    store = Store(tmp_path)
+    with store.open("run1", manifest()) as run:
+        run.append({"id": "a", "outputs": []})
+        run.append({"id": "b", "outputs": []})
+    with store.open("run1", manifest()) as run:
+        assert list(run.records) == ["a", "b"]
+    assert json.loads((tmp_path / "run1" / "manifest.json").read_text())["config_hash"] == "abc"
+
+
+def test_torn_last_line_is_dropped(tmp_path, capsys):
+    store = Store(tmp_path)
+    with store.open("run1", manifest()) as run:
+        run.append({"id": "a", "outputs": []})
+    path = tmp_path / "run1" / "samples.jsonl"
+    with open(path, "a") as fh:
+        fh.write('{"id": "b", "outp')
+    with store.open("run1", manifest()) as run:
+        assert list(run.records) == ["a"]
+        run.append({"id": "b", "outputs": []})
+    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == ["a", "b"]
+    assert "dropping a torn last line (17 bytes)" in capsys.readouterr().err
+
+
+def test_folder_of_another_configuration_is_refused(tmp_path):
+    store = Store(tmp_path)
+    with store.open("run1", manifest("abc", {"task": "math500", "seed": 0})):
+        pass
+    with pytest.raises(UserError, match=r"belongs to a different configuration \(differs in: seed\)"):
+        with store.open("run1", manifest("def", {"task": "math500", "seed": 1})):
+            pass
+
+
+def test_corrupt_middle_line_names_the_line(tmp_path):
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "run1" / "samples.jsonl").write_text('{"id": "a"}\nGARBAGE\n{"id": "c"}\n')
+    with pytest.raises(UserError, match="samples.jsonl line 2: corrupt record"):
+        with Store(tmp_path).open("run1", manifest()):
+            pass
+
+
+def test_names_cannot_escape_the_results_root(tmp_path):
+    assert slug("../../etc/passwd") == "etc_passwd"
+    assert slug("org/model-7B") == "org_model-7B"
+    assert "/" not in Store(tmp_path).run_id("../../x", "math500", "0" * 64)
+    with pytest.raises(UserError, match="would escape the results root"):
+        Store(tmp_path).open("../outside", manifest())
