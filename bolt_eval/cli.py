@@ -7,6 +7,7 @@ functions, so `bolt-eval --help` starts instantly.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -57,7 +58,31 @@ def build_parser() -> argparse.ArgumentParser:
                     help="long-CoT delimiters: bolt | think | sky-t1 | none")
     sp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(func=cmd_run)
+
+    zebra = sub.add_parser("zebra", help="ZebraLogic puzzle tools").add_subparsers(dest="zebra_command", required=True)
+    gen = zebra.add_parser("generate", help="write seeded puzzles with proven unique solutions (official schema)")
+    gen.add_argument("--sizes", default="all", help="e.g. 2x2,3x4 (houses x attributes, 2..6), or 'all'")
+    gen.add_argument("--n", type=int, default=40, help="puzzles per size")
+    gen.add_argument("--seed", default="0", help="same seed, same puzzles, on any machine")
+    gen.add_argument("--out", required=True, help="JSONL file to write")
+    gen.set_defaults(func=cmd_zebra_generate)
     return p
+
+
+def cmd_zebra_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bolt_eval.store import write_atomic
+    from bolt_eval.types import UserError
+    from bolt_eval.zebra.generator import generate_set
+
+    sizes = _zebra_sizes(args.sizes)
+    if args.n < 1:
+        raise UserError(f"--n must be at least 1, got {args.n}")
+    puzzles = generate_set(sizes, args.n, args.seed)
+    write_atomic(Path(args.out), "".join(json.dumps(p.to_record()) + "\n" for p in puzzles))
+    print(f"wrote {len(puzzles)} puzzles ({len(sizes)} sizes x {args.n}, seed {args.seed}) to {args.out}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -89,6 +114,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = evaluate(cfg)
     print(results_table(results))
     return 0
+
+
+def _zebra_sizes(text: str) -> list[tuple[int, int]]:
+    from bolt_eval.types import UserError
+
+    if text == "all":
+        return [(n, m) for n in range(2, 7) for m in range(2, 7)]
+    sizes = []
+    for part in text.lower().split(","):
+        n, _, m = part.partition("x")
+        if not (n.isdigit() and m.isdigit() and 2 <= int(n) <= 6 and 2 <= int(m) <= 6):
+            raise UserError(f"--sizes {text}: write sizes as NxM with N and M in 2..6, e.g. 2x2,3x4")
+        sizes.append((int(n), int(m)))
+    return sizes
 
 
 def _task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
