@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Set before anything imports huggingface_hub, which reads them once: tests never touch the hub.
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+
 ROOT = Path(__file__).resolve().parents[1]
 MATH_FIXTURE = ROOT / "tasks" / "math500" / "fixture.jsonl"
 sys.path.insert(0, str(Path(__file__).parent))
@@ -57,15 +60,6 @@ def tiny_llama_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama-raw"), chat_template=None)
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-
-
 def cli_env(**extra: str) -> dict[str, str]:
-    """Environment for CLI subprocesses: offline, and the repo importable."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    env.update(extra)
-    return env
+    """Environment for CLI subprocesses (offline, as set above)."""
+    return dict(os.environ, **extra)

@@ -9,6 +9,7 @@ as the BOLT paper reports it; puzzle accuracy and the no-answer rate come by siz
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -104,6 +105,7 @@ def _official_or_generated() -> tuple[list[tuple[str, dict[str, Any]]], str, str
     return generated_set()
 
 
+@functools.cache
 def generated_set() -> tuple[list[tuple[str, dict[str, Any]]], str, str]:
     from bolt_eval.zebra.generator import GENERATOR_VERSION, generate_set
 

@@ -53,7 +53,6 @@ def test_generated_default_set_has_the_official_mix():
     sizes = [r["size"] for _, r in rows]
     assert len(rows) == 1000 and all(sizes.count(f"{n}*{m}") == 40 for n in range(2, 7) for m in range(2, 7))
     assert source == "generated:zebra-v1-seed2025-40x25" and len(digest) == 64
-    assert generated_set()[2] == digest
 
 
 def test_bad_puzzle_file_names_line_and_field(tmp_path):
