@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,3 +64,9 @@ def tiny_llama_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for CLI subprocesses (offline, as set above)."""
     return dict(os.environ, **extra)
+
+
+def bolt(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`bolt-eval ARGS` as a user runs it: a real process, real files, real exit code."""
+    return subprocess.run([sys.executable, "-m", "bolt_eval.cli", *args], capture_output=True, text=True,
+                          env=cli_env(), timeout=timeout)

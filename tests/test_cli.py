@@ -6,12 +6,7 @@ import sys
 import time
 
 import pytest
-from conftest import MATH_FIXTURE, cli_env
-
-
-def bolt(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "bolt_eval.cli", *args], capture_output=True, text=True,
-                          env=cli_env(), cwd=cwd, timeout=timeout)
+from conftest import MATH_FIXTURE, bolt, cli_env
 
 
 def test_help_is_instant_and_imports_no_torch():

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bolt_eval.jsonl import read_jsonl, unique_ids
 from bolt_eval.stats import Estimate
 from bolt_eval.types import SamplingParams, Sample, UserError
 
 TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
+Rows = list[tuple[str, dict[str, Any]]]  # (place like "file.jsonl line 3", record)
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,24 @@ class Task(ABC):
     def __init__(self, data: str | None = None) -> None:
         self.data = data
 
-    @abstractmethod
     def load(self) -> Dataset:
-        """All samples, from --data when given, else the official source."""
+        """All samples, from --data when given, else the official source; ids unique."""
+        if self.data:
+            rows, source, digest = list(read_jsonl(self.data)), f"file:{self.data}", file_sha256(self.data)
+        else:
+            rows, source, digest = self.official_rows()
+        samples = [self.to_sample(row, place) for place, row in rows]
+        unique_ids([(s.id, place) for s, (place, _) in zip(samples, rows)])
+        return Dataset(samples, source, digest)
+
+    @abstractmethod
+    def official_rows(self) -> tuple[Rows, str, str]:
+        """(rows as (place, record), source, sha256) from the published source, or a
+        UserError that names --data."""
+
+    @abstractmethod
+    def to_sample(self, row: dict[str, Any], place: str) -> Sample:
+        """One record of the benchmark's schema; errors name `place` and the field."""
 
     @abstractmethod
     def prompt(self, sample: Sample, turn: int) -> str:

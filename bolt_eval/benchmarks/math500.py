@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from bolt_eval import stats
-from bolt_eval.benchmarks.base import Dataset, Task, file_sha256
-from bolt_eval.jsonl import field, read_jsonl, unique_ids
+from bolt_eval.benchmarks.base import Rows, Task
+from bolt_eval.jsonl import field
 from bolt_eval.registry import benchmarks
 from bolt_eval.types import Sample, UserError
 
@@ -80,15 +80,16 @@ def check(answer: str | None, reference: str) -> dict[str, Any]:
 class Math500(Task):
     version = "1"
 
-    def load(self) -> Dataset:
-        if self.data:
-            rows = list(read_jsonl(self.data))
-            source, digest = f"file:{self.data}", file_sha256(self.data)
-        else:
-            rows, source, digest = _load_hub()
-        samples = [_sample(row, place) for place, row in rows]
-        unique_ids([(s.id, place) for s, (place, _) in zip(samples, rows)])
-        return Dataset(samples, source, digest)
+    def official_rows(self) -> tuple[Rows, str, str]:
+        return _load_hub()
+
+    def to_sample(self, row: dict[str, Any], place: str) -> Sample:
+        ref = {
+            "answer": field(row, "answer", str, place),
+            "subject": field(row, "subject", str, place),
+            "level": field(row, "level", int, place),
+        }
+        return Sample(field(row, "unique_id", str, place), (field(row, "problem", str, place),), ref)
 
     def template_text(self) -> str:
         return TEMPLATE
@@ -117,16 +118,7 @@ class Math500(Task):
         return "accuracy", stats.Estimate(**summary["accuracy"])
 
 
-def _sample(row: dict[str, Any], place: str) -> Sample:
-    ref = {
-        "answer": field(row, "answer", str, place),
-        "subject": field(row, "subject", str, place),
-        "level": field(row, "level", int, place),
-    }
-    return Sample(id=field(row, "unique_id", str, place), turns=(field(row, "problem", str, place),), reference=ref)
-
-
-def _load_hub() -> tuple[list[tuple[str, dict[str, Any]]], str, str]:
+def _load_hub() -> tuple[Rows, str, str]:
     import datasets
 
     try:

@@ -16,8 +16,7 @@ import sys
 from typing import Any
 
 from bolt_eval import stats
-from bolt_eval.benchmarks.base import Dataset, Task, file_sha256
-from bolt_eval.jsonl import read_jsonl, unique_ids
+from bolt_eval.benchmarks.base import Rows, Task
 from bolt_eval.registry import benchmarks
 from bolt_eval.types import Sample, UserError
 from bolt_eval.zebra.grading import grade, parse_answer
@@ -34,21 +33,15 @@ PER_SIZE = 40
 class ZebraLogic(Task):
     version = "1"
 
-    def load(self) -> Dataset:
-        if self.data:
-            rows = list(read_jsonl(self.data))
-            source, digest = f"file:{self.data}", file_sha256(self.data)
-        else:
-            rows, source, digest = _official_or_generated()
-        puzzles = []
-        for place, row in rows:
-            try:
-                puzzles.append(Puzzle.from_record(row, place))
-            except ValueError as err:
-                raise UserError(str(err)) from err
-        unique_ids([(p.id, place) for p, (place, _) in zip(puzzles, rows)])
-        samples = [Sample(p.id, (p.puzzle,), {"puzzle": p}) for p in puzzles]
-        return Dataset(samples, source, digest)
+    def official_rows(self) -> tuple[Rows, str, str]:
+        return _official_or_generated()
+
+    def to_sample(self, row: dict[str, Any], place: str) -> Sample:
+        try:
+            puzzle = Puzzle.from_record(row, place)
+        except ValueError as err:
+            raise UserError(str(err)) from err
+        return Sample(puzzle.id, (puzzle.puzzle,), {"puzzle": puzzle})
 
     def template_text(self) -> str:
         """The prompt around a placeholder 2x2 puzzle: instructions, worked example, template."""
@@ -91,7 +84,7 @@ def _metrics(rows: list[tuple[int, int, float, float]]) -> dict[str, Any]:
     }
 
 
-def _official_or_generated() -> tuple[list[tuple[str, dict[str, Any]]], str, str]:
+def _official_or_generated() -> tuple[Rows, str, str]:
     import datasets
 
     try:
@@ -106,7 +99,7 @@ def _official_or_generated() -> tuple[list[tuple[str, dict[str, Any]]], str, str
 
 
 @functools.cache
-def generated_set() -> tuple[list[tuple[str, dict[str, Any]]], str, str]:
+def generated_set() -> tuple[Rows, str, str]:
     from bolt_eval.zebra.generator import GENERATOR_VERSION, generate_set
 
     records = [p.to_record() for p in generate_set(OFFICIAL_MIX, PER_SIZE, GENERATED_SEED)]

@@ -2,21 +2,14 @@
 default model end to end, and the errors a bad puzzle file gets."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, cli_env
+from conftest import ROOT, bolt
 
 from bolt_eval.benchmarks.zebralogic import ZebraLogic, generated_set
 from bolt_eval.types import UserError
 
 SMOKE = ROOT / "tasks" / "zebralogic" / "smoke.jsonl"
-
-
-def bolt(*args):
-    return subprocess.run([sys.executable, "-m", "bolt_eval.cli", *args], capture_output=True, text=True,
-                          env=cli_env(), timeout=600)
 
 
 def answer(record, wrong_cells=0):
