@@ -33,6 +33,11 @@ def test_n_samples_and_seeded_sampling(backend):
     assert [[c.text for c in cs] for cs in out] == [[c.text for c in cs] for cs in again]
 
 
+def test_greedy_n_samples_are_identical_copies(backend):
+    out = backend.generate(requests(2, n=3))
+    assert [len(cs) for cs in out] == [3, 3] and len({c.text for c in out[0]}) == 1
+
+
 def test_stop_sequence_truncates(backend):
     free = backend.generate(requests(1, max_new_tokens=16))[0][0].text
     stop = free[3:5]

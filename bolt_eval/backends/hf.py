@@ -100,10 +100,11 @@ class HFBackend(Backend):
         tok = self.tokenizer
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
         sampling = params.temperature > 0
+        per_prompt = params.n if sampling else 1  # greedy samples are all the same: decode once
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
             "do_sample": sampling,
-            "num_return_sequences": params.n,
+            "num_return_sequences": per_prompt,
             "pad_token_id": tok.pad_token_id,
         }
         if sampling:
@@ -128,12 +129,13 @@ class HFBackend(Backend):
             text, stopped = truncate_at_stop(tok.decode(used, skip_special_tokens=True), params.stop)
             completions.append(Completion(
                 text=text,
-                prompt_tokens=int(prompt_lens[row // params.n]),
+                prompt_tokens=int(prompt_lens[row // per_prompt]),
                 completion_tokens=len(used) + (end is not None),
                 finish_reason="stop" if end is not None or stopped else "length",
                 latency_s=per_call,
             ))
-        return [completions[k:k + params.n] for k in range(0, len(completions), params.n)]
+        groups = [completions[k:k + per_prompt] for k in range(0, len(completions), per_prompt)]
+        return [g * (params.n // per_prompt) for g in groups]
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
