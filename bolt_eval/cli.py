@@ -57,6 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--thoughts", default="none",
                     help="long-CoT delimiters: bolt | think | sky-t1 | none")
     sp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    jg = run.add_argument_group("judge (MT-Bench and other judged tasks)")
+    jg.add_argument("--judge-model", help="judge model: an API model name, 'default' (the embedded local "
+                                          "model) or a checkpoint; default: each task's official judge "
+                                          "(MT-Bench: gpt-4). Any other judge is labelled a substitute")
+    jg.add_argument("--judge-backend", help="hf | openai | vllm | replay (default: hf for 'default' and "
+                                            "local checkpoints, else openai)")
+    jg.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of the judge")
+    jg.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable with the judge's API key")
+    jg.add_argument("--judge-concurrency", type=int, default=16, help="judge requests in flight")
+    jg.add_argument("--judge-max-new-tokens", type=int, default=2048)
+    jg.add_argument("--judge-parse-retries", type=int, default=2,
+                    help="fresh judge samples after a reply without a verdict, per run")
+    jg.add_argument("--max-judge-failures", type=float, metavar="RATE",
+                    help="fail the run when more than this share of judgments has no verdict (default 0)")
+    jg.add_argument("--budget", type=float, metavar="USD", help="stop cleanly once this much is spent; re-run to continue")
+    jg.add_argument("--prices", help="price table (USD per million tokens), default tasks/prices.yaml")
+    jg.add_argument("--dry-run", action="store_true",
+                    help="print the generations and judge calls still to make, their tokens and cost; call nothing")
     run.set_defaults(func=cmd_run)
 
     zebra = sub.add_parser("zebra", help="ZebraLogic puzzle tools").add_subparsers(dest="zebra_command", required=True)
@@ -91,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bolt_eval.runner import EvalConfig, evaluate
     from bolt_eval.types import SamplingParams
 
-    tasks, suite_sampling = _task_specs(args)
+    tasks, suite_sampling, suite = _task_specs(args)
     sampling: dict[str, Any] = {**suite_sampling}
     for key in ("temperature", "top_p", "max_new_tokens"):
         if getattr(args, key) is not None:
@@ -110,10 +129,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks=tasks, backend=backend,
         sampling=SamplingParams(seed=args.seed, n=args.n, **sampling),
         thoughts=args.thoughts, out=args.out, label=args.label, progress=not args.no_progress,
+        judge=_judge_spec(args, suite), budget_usd=args.budget, prices=args.prices,
+        max_judge_failures=_first(args.max_judge_failures, suite.max_judge_failures if suite else None, 0.0),
     )
+    if args.dry_run:
+        from bolt_eval.dryrun import dry_run
+
+        print(dry_run(cfg))
+        return 0
     results = evaluate(cfg)
     print(results_table(results))
-    return 0
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        cov = r.summary.get("coverage", {})
+        print(f"bolt-eval: error: {r.task}: {r.manifest['status']}: {cov.get('judged')} of {cov.get('total')} "
+              f"judgments have a verdict ({cov.get('by_status')}), worse than --max-judge-failures "
+              f"{cfg.max_judge_failures}. Failures stay in the ledger; re-run to ask again", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
+
+
+def _judge_spec(args: argparse.Namespace, suite: Any) -> Any:
+    """The judge the flags (or the suite) ask for; None means each task's official judge."""
+    from pathlib import Path
+
+    from bolt_eval.backends.base import BackendSpec
+    from bolt_eval.judging.judge import JudgeSpec
+    from bolt_eval.types import SamplingParams, UserError
+
+    model = args.judge_model or (suite.judge.model if suite and suite.judge else None)
+    if model is None:
+        if args.judge_base_url or args.judge_backend:
+            raise UserError("--judge-base-url and --judge-backend need --judge-model (the judge's model name)")
+        return None
+    local = model == "default" or Path(model).expanduser().exists()
+    backend = args.judge_backend or (suite.judge.backend if suite and suite.judge else None) or ("hf" if local else "openai")
+    return JudgeSpec(
+        BackendSpec(backend, model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
+                    concurrency=args.judge_concurrency, batch_size=args.batch_size, timeout_s=args.timeout,
+                    max_retries=args.max_retries, device=args.device, dtype=args.dtype),
+        params=SamplingParams(temperature=0.0, max_new_tokens=args.judge_max_new_tokens),
+        parse_retries=args.judge_parse_retries,
+    )
 
 
 def _zebra_sizes(text: str) -> list[tuple[int, int]]:
@@ -130,7 +190,7 @@ def _zebra_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def _task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+def _task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any], Any]:
     from bolt_eval.runner import TaskSpec
     from bolt_eval.suites import load_suite
     from bolt_eval.types import UserError
@@ -142,10 +202,11 @@ def _task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
         specs = [TaskSpec(t.name, t.data, t.limit) for t in suite.tasks]
         sampling = dict(suite.sampling)
     else:
+        suite = None
         specs = [TaskSpec(n.strip()) for n in args.tasks.split(",") if n.strip()]
         sampling = {}
     data = _data_map(args.data, [s.name for s in specs])
-    return [TaskSpec(s.name, data.get(s.name, s.data), args.limit or s.limit) for s in specs], sampling
+    return [TaskSpec(s.name, data.get(s.name, s.data), args.limit or s.limit) for s in specs], sampling, suite
 
 
 def _data_map(values: list[str], names: list[str]) -> dict[str, str]:
@@ -172,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UserError as err:
         print(f"bolt-eval: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         print("bolt-eval: interrupted; finished samples are saved, re-run to resume", file=sys.stderr)
         return 130

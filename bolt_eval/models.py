@@ -148,4 +148,7 @@ def describe_source(source: ModelSource, commit: str | None = None) -> dict[str,
         out["commit"] = commit
     else:
         out["weights_sha256"] = weights_fingerprint(source.location)
+        template_files = [Path(source.location) / n for n in ("tokenizer_config.json", "chat_template.jinja")]
+        if present := [f for f in template_files if f.is_file()]:  # the chat template lives here
+            out["tokenizer_sha256"] = hashlib.sha256(b"".join(f.read_bytes() for f in present)).hexdigest()
     return out

@@ -1,8 +1,11 @@
-"""The one evaluation path: task -> samples -> backend -> split -> score -> store.
+"""The one evaluation path: task -> samples -> backend -> split -> score -> judge -> store.
 
 `evaluate(config)` is the Python API; the CLI, nox sessions and training stages all call
-it. Work is done in chunks of samples; each finished sample is appended durably, so a
-killed run loses at most the chunk in flight and the same call resumes it.
+it. It runs in three phases: generate what is missing for every task (the candidate model
+is loaded only if something is), judge what is unjudged (the judge likewise), then
+aggregate. Generation is done in chunks of samples, each finished sample appended durably;
+judgments go to the ledger chunk by chunk. A killed run loses at most the chunk in flight
+and the same call resumes it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,19 @@ import datetime as dt
 import hashlib
 import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bolt_eval import __version__
-from bolt_eval.backends.base import Backend, BackendSpec, build_backend
-from bolt_eval.benchmarks.base import Task, select
+from bolt_eval.backends.base import BackendSpec, LazyBackend
+from bolt_eval.benchmarks.base import Dataset, Task, select
+from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
+from bolt_eval.judging.judge import Judge, JudgeSpec
+from bolt_eval.judging.ledger import Ledger
+from bolt_eval.judging.phase import Judged, judge_records
+from bolt_eval.judging.templates import Template
 from bolt_eval.registry import backends, benchmarks
 from bolt_eval.store import Run, Store, config_hash
 from bolt_eval.thoughts import get_delimiters, split_response
@@ -38,9 +47,13 @@ class EvalConfig:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     thoughts: str = "none"
     out: str = "results"
-    label: str | None = None  # name used in run ids; defaults to the model
-    chunk: int | None = None  # samples between durable writes; default: batch or concurrency
+    label: str | None = None  # name used in run ids and tables; defaults to the model
+    chunk: int | None = None  # samples between durable writes; default: backend.chunk_size
     progress: bool = True
+    judge: JudgeSpec | None = None  # None: each judged task's official judge (an API model)
+    max_judge_failures: float = 0.0  # a judged run fails when more judgments than this lack a verdict
+    budget_usd: float | None = None  # stop cleanly once this much is spent; the next run continues
+    prices: str | None = None  # price table; default tasks/prices.yaml
 
 
 @dataclass(frozen=True)
@@ -51,48 +64,140 @@ class RunResult:
     summary: dict[str, Any]
     manifest: dict[str, Any]
 
+    @property
+    def ok(self) -> bool:
+        return self.manifest["status"] == "complete"
+
 
 class IncompleteRun(UserError):
     """Some samples failed (API errors, missing replay answers); finished ones are kept."""
 
 
-def evaluate(cfg: EvalConfig) -> list[RunResult]:
-    delims = get_delimiters(cfg.thoughts)
-    backends.get(cfg.backend.backend)  # a typo fails before any data is loaded
-    prepared = []
-    for spec in cfg.tasks:  # validate every task and its data before touching anything
+@dataclass
+class Plan:
+    """One task of an evaluation, resolved: its data, its judge and its run folder."""
+
+    task: Task
+    dataset: Dataset
+    samples: list[Sample]
+    run_id: str
+    manifest: dict[str, Any]
+    judge: Judge | None = None
+    templates: dict[str, Template] = field(default_factory=dict)
+
+
+def judge_spec_for(task: Task, cfg: EvalConfig) -> JudgeSpec:
+    """The user's judge, or the task's official one through the OpenAI API."""
+    return cfg.judge or JudgeSpec(BackendSpec("openai", str(task.official_judge), concurrency=16))
+
+
+def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[str, Any]) -> list[Plan]:
+    """Load and check every task and judge before anything runs; name every run folder.
+    Nothing is loaded that is not needed to know what a run is."""
+    get_delimiters(cfg.thoughts)
+    identity = backends.get(cfg.backend.backend).identity(cfg.backend)
+    judges: dict[str, Judge] = {}
+    plans = []
+    for spec in cfg.tasks:
         task: Task = benchmarks.get(spec.name)(data=spec.data)
         dataset = task.load()
-        prepared.append((spec, task, dataset, select(dataset.samples, spec.limit)))
-    results = []
-    with build_backend(cfg.backend) as backend:
-        identity = backend.describe()
-        for spec, task, dataset, samples in prepared:
-            config = {
-                "task": task.name, "task_version": task.version,
-                "data": {"source": dataset.source, "sha256": dataset.sha256},
-                "prompt_template_sha256": _sha(task.template_text()),
-                "backend": identity, "sampling": cfg.sampling.to_dict(), "thoughts": cfg.thoughts,
-            }
-            chash = config_hash(config)
-            store = Store(cfg.out)
-            run_id = store.run_id(cfg.label or cfg.backend.model, task.name, chash)
-            manifest = _manifest(run_id, chash, config, cfg, len(samples))
-            with store.open(run_id, manifest) as run:
-                _generate_missing(run, task, samples, backend, cfg, delims)
-                results.append(_finish(run, task, samples))
+        config: dict[str, Any] = {
+            "task": task.name, "task_version": task.version,
+            "data": {"source": dataset.source, "sha256": dataset.sha256},
+            "prompt_template_sha256": _sha(task.template_text()),
+            "backend": identity, "sampling": cfg.sampling.to_dict(), "thoughts": cfg.thoughts,
+        }
+        generation_hash = config_hash(config)
+        judge, templates = None, {}
+        if task.official_judge:
+            assert ledger is not None
+            jspec = judge_spec_for(task, cfg)
+            key = repr(jspec)
+            if key not in judges:
+                judges[key] = Judge(jspec, ledger, Meter.for_model(jspec.backend.backend, jspec.backend.model, prices), budget)
+                budget.require_prices(judges[key].meter)
+            judge, templates = judges[key], task.judge_templates()
+            config["judge"] = _judge_config(task, judge, templates)
+        chash = config_hash(config)
+        run_id = Store(cfg.out).run_id(cfg.label or cfg.backend.model, task.name, chash)
+        manifest = _manifest(run_id, chash, config, cfg, len(select(dataset.samples, spec.limit)))
+        manifest["generation_hash"] = generation_hash
+        plans.append(Plan(task, dataset, select(dataset.samples, spec.limit), run_id, manifest, judge, templates))
+    return plans
+
+
+def _judge_config(task: Task, judge: Judge, templates: dict[str, Template]) -> dict[str, Any]:
+    import json
+
+    identity = json.loads(judge.id)
+    sources = sorted({t.source for t in templates.values()})
+    official = (judge.spec.backend.backend == "openai" and judge.spec.backend.model == task.official_judge
+                and all(s.startswith("package:") or s.startswith("url:") for s in sources))
+    return {
+        "model": identity, "official": task.official_judge, "substitute": not official,
+        "templates": {n: t.sha256 for n, t in sorted(templates.items())}, "template_source": sources,
+        "parsers": sorted({t.parser for t in templates.values()}),
+        "sampling": judge.spec.params.to_dict(), "parse_retries": judge.spec.parse_retries,
+    }
+
+
+def evaluate(cfg: EvalConfig) -> list[RunResult]:
+    backends.get(cfg.backend.backend)  # a typo fails before any data is loaded
+    prices = load_prices(cfg.prices)
+    budget = Budget(cfg.budget_usd)
+    meter = Meter.for_model(cfg.backend.backend, cfg.backend.model, prices)
+    budget.require_prices(meter)
+    store = Store(cfg.out)
+    with ExitStack() as stack:
+        ledger = stack.enter_context(store.ledger()) if _any_judged(cfg) else None
+        plans = plan(cfg, ledger, budget, prices)
+        for judge in {id(p.judge): p.judge for p in plans if p.judge}.values():
+            stack.callback(judge.close)
+        runs = [stack.enter_context(store.open(p.run_id, p.manifest)) for p in plans]
+        candidate = LazyBackend(cfg.backend)
+        stack.callback(candidate.close)
+        delims = get_delimiters(cfg.thoughts)
+        for p, run in zip(plans, runs):
+            store.reuse_answers(run, p.manifest["generation_hash"])
+            _generate_missing(run, p, candidate, cfg, delims, budget, meter)
+        candidate.close()  # free its memory before a local judge loads
+        results = []
+        for p, run in zip(plans, runs):
+            judged = None
+            if p.judge is not None:
+                records = [run.records[s.id] for s in p.samples]
+                bar = _bar(0, f"{p.task.name} judge", cfg.progress)
+                judged = judge_records(p.task, p.samples, records, p.templates, p.judge, bar.update)
+                bar.close()
+                run.write_judgments(judged.records)
+            results.append(_finish(run, p, judged, cfg, meter, budget))
+    if budget.exhausted:
+        raise BudgetReached(
+            f"the budget of ${cfg.budget_usd:.2f} is reached (spent ${budget.spent_usd:.2f}); everything "
+            "finished is saved: re-run the same command (with a new --budget) to continue")
     return results
 
 
-def _generate_missing(run: Run, task: Task, samples: list[Sample], backend: Backend,
-                      cfg: EvalConfig, delims: Any) -> None:
+def _any_judged(cfg: EvalConfig) -> bool:
+    return any(benchmarks.get(t.name).official_judge for t in cfg.tasks)
+
+
+def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, delims: Any,
+                      budget: Budget, meter: Meter) -> None:
+    task, samples = p.task, p.samples
     todo = [s for s in samples if s.id not in run.records]
     failures: list[str] = []
     bar = _bar(sum(len(s.turns) for s in todo), f"{task.name}", cfg.progress)
-    size = cfg.chunk or max(cfg.backend.batch_size, cfg.backend.concurrency)
+    size = cfg.chunk or cfg.backend.chunk_size
     for start in range(0, len(todo), size):
+        if budget.exhausted:
+            break
         chunk = todo[start:start + size]
-        outputs = _generate_chunk(chunk, task, backend, cfg.sampling, bar.update)
+        if not backend.built:
+            run.manifest["provenance"] = backend.get().describe()
+        outputs = _generate_chunk(chunk, task, backend.get(), cfg.sampling, bar.update)
+        for c in (c for traj in (t for o in outputs for t in o) for _, c in traj):
+            budget.charge(meter, c.prompt_tokens, c.completion_tokens)
         for sample, trajectories in zip(chunk, outputs):
             errors = [c.error for traj in trajectories for _, c in traj if c.error]
             if errors:
@@ -109,7 +214,7 @@ def _generate_missing(run: Run, task: Task, samples: list[Sample], backend: Back
         )
 
 
-def _generate_chunk(chunk: list[Sample], task: Task, backend: Backend, base: SamplingParams,
+def _generate_chunk(chunk: list[Sample], task: Task, backend: Any, base: SamplingParams,
                     advance: Any) -> list[list[list[tuple[str, Completion]]]]:
     """Each sample -> n trajectories -> per turn (user prompt, completion). Turn t+1 is
     asked after the model's own answer to turn t, trajectory by trajectory."""
@@ -163,19 +268,32 @@ def _record(sample: Sample, trajectories: list[list[tuple[str, Completion]]], ta
     return {"id": sample.id, "outputs": outputs}
 
 
-def _finish(run: Run, task: Task, samples: list[Sample]) -> RunResult:
-    records = [run.records[s.id] for s in samples]
-    metrics = task.aggregate(samples, records)
+def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Meter, budget: Budget) -> RunResult:
+    task = p.task
+    records = judged.records if judged else [run.records[s.id] for s in p.samples]
+    metrics = task.aggregate(p.samples, records)
     name, est = task.headline(metrics)
-    summary = {"task": task.name, "task_version": task.version, "n_samples": len(samples),
-               "headline": {"metric": name, **est.to_dict()}, "metrics": metrics}
-    run.write_summary(summary)
+    summary: dict[str, Any] = {"task": task.name, "task_version": task.version, "n_samples": len(p.samples),
+                               "headline": {"metric": name, "unit": task.unit, **est.to_dict()}, "metrics": metrics}
     turns = [t for r in records for o in r["outputs"] for t in o["turns"]]
-    run.manifest.update(
-        status="complete", finished=_now(),
-        tokens={"candidate": {"prompt": sum(t["prompt_tokens"] for t in turns),
-                              "completion": sum(t["completion_tokens"] for t in turns)}},
-    )
+    tokens: dict[str, Any] = {"candidate": {"prompt": sum(t["prompt_tokens"] for t in turns),
+                                            "completion": sum(t["completion_tokens"] for t in turns)}}
+    cost = {"candidate": meter.usd(tokens["candidate"]["prompt"], tokens["candidate"]["completion"])}
+    status = "complete"
+    if judged and p.judge:
+        summary["coverage"] = judged.coverage
+        summary["judge"] = {"model": p.judge.spec.backend.model, "substitute": run.manifest["config"]["judge"]["substitute"]}
+        tokens["judge"] = judged.tokens
+        cost["judge"] = p.judge.meter.usd(judged.tokens["prompt"], judged.tokens["completion"])
+        if judged.coverage["by_status"].get("pending"):
+            status = "budget_reached"
+        elif 1 - judged.coverage["rate"] > cfg.max_judge_failures + 1e-12:
+            status = "judge_failures"
+    run.write_summary(summary)
+    known = [c for c in cost.values() if c is not None]
+    run.manifest.update(status=status, finished=_now(), tokens=tokens,
+                        cost_usd={**cost, "total": sum(known) if len(known) == len(cost) else None})
+    run.manifest["runtime"]["judge_calls"] = judged.calls_made if judged else 0
     run.manifest.pop("failed", None)
     run.write_manifest()
     return RunResult(run.dir.name, run.dir, task.name, summary, run.manifest)

@@ -61,3 +61,16 @@ def bootstrap_ratio(
     ratios = a[idx].sum(axis=1) / np.maximum(b[idx].sum(axis=1), 1e-12)
     lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     return Estimate(float(a.sum() / b.sum()), float(lo), float(hi), int(a.size))
+
+
+def clustered_mean(values: Sequence[float], clusters: Sequence[object], rounds: int = 1000,
+                   seed: int = 0) -> Estimate:
+    """Mean over all values, with an interval from resampling clusters (questions), so the
+    values of one cluster (two turns, n samples) move together. n counts clusters."""
+    num: dict[object, float] = {}
+    den: dict[object, float] = {}
+    for v, c in zip(values, clusters, strict=True):
+        num[c] = num.get(c, 0.0) + v
+        den[c] = den.get(c, 0.0) + 1
+    keys = list(num)
+    return bootstrap_ratio([num[k] for k in keys], [den[k] for k in keys], rounds, seed)

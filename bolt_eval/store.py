@@ -3,6 +3,8 @@
 results/<run-id>/
   manifest.json   what produced the run (config + provenance + times + token counts)
   samples.jsonl   one record per finished sample, appended durably (flush + fsync)
+  judgments.jsonl judged tasks: per sample and output, each judgment's key, status and
+                  verdict (the raw replies live in the ledger, <root>/judgments.sqlite)
   summary.json    the aggregate, a pure function of the records (no timestamps), so an
                   interrupted-then-resumed run writes the same bytes as an uninterrupted one
 
@@ -20,9 +22,12 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bolt_eval.types import UserError
+
+if TYPE_CHECKING:
+    from bolt_eval.judging.ledger import Ledger
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -91,15 +96,19 @@ class Run:
                     f"{self.dir} belongs to a different configuration (differs in: "
                     f"{', '.join(diff) or 'config hash'}); use another --out or remove the folder"
                 )
-            self.manifest["started"] = old.get("started", self.manifest.get("started"))
+            for kept in ("started", "provenance"):  # a re-run that loads no model keeps what one did
+                if kept in old:
+                    self.manifest[kept] = old[kept]
         self.write_manifest()
 
-    def _read_records(self) -> dict[str, dict[str, Any]]:
+    def _read_records(self, repair: bool = True) -> dict[str, dict[str, Any]]:
+        """The finished records; a torn last line (a kill mid-write) is cut off when
+        `repair` (the lock is held), else ignored."""
         if not self.samples_path.exists():
             return {}
         raw = self.samples_path.read_bytes()
         keep = raw[: raw.rfind(b"\n") + 1]
-        if len(keep) != len(raw):
+        if len(keep) != len(raw) and repair:
             print(f"bolt-eval: {self.samples_path}: dropping a torn last line ({len(raw) - len(keep)} bytes)",
                   file=sys.stderr, flush=True)
             with open(self.samples_path, "r+b") as fh:
@@ -124,6 +133,11 @@ class Run:
     def write_manifest(self) -> None:
         write_atomic(self.dir / "manifest.json", dump(self.manifest))
 
+    def write_judgments(self, records: list[dict[str, Any]]) -> None:
+        lines = [{"id": r["id"], "judgments": [o["judgments"] for o in r["outputs"]]} for r in records]
+        write_atomic(self.dir / "judgments.jsonl",
+                     "".join(json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in lines))
+
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_atomic(self.dir / "summary.json", dump(summary))
 
@@ -140,6 +154,36 @@ class Store:
         if self.root.resolve() not in folder.parents:
             raise UserError(f"run id {run_id!r} would escape the results root {self.root}")
         return Run(folder, manifest)
+
+    def peek(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The finished records of a run, read without locking or writing (for --dry-run)."""
+        return Run(self.root / run_id, {})._read_records(repair=False)
+
+    def ledger(self) -> Ledger:
+        from bolt_eval.judging.ledger import Ledger
+
+        return Ledger(self.root / "judgments.sqlite")
+
+    def reuse_answers(self, run: Run, generation_hash: str) -> int:
+        """Seed an empty run with the answers of a run that generated them the same way
+        (same model, data, prompts, sampling) but was judged differently: re-judging never
+        regenerates. Returns how many records were copied."""
+        if run.records:
+            return 0
+        for manifest_path in sorted(self.root.glob("*/manifest.json")):
+            if manifest_path.parent == run.dir:
+                continue
+            try:
+                other = json.loads(manifest_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue  # a broken neighbour is not this run's problem
+            if other.get("generation_hash") == generation_hash and (manifest_path.parent / "samples.jsonl").is_file():
+                donor = Run(manifest_path.parent, other)._read_records(repair=False)
+                for record in donor.values():
+                    run.append(record)
+                print(f"bolt-eval: reusing {len(donor)} answers from {manifest_path.parent.name}", file=sys.stderr)
+                return len(donor)
+        return 0
 
     def load(self, folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         """(manifest, summary) of a finished run folder."""

@@ -11,8 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bolt_eval.benchmarks.base import TASKS_DIR
-from bolt_eval.types import UserError
+from bolt_eval.types import TASKS_DIR, UserError
 
 SUITES_DIR = TASKS_DIR / "suites"
 
@@ -24,10 +23,18 @@ class SuiteTask(BaseModel):
     limit: int | None = None
 
 
+class SuiteJudge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    backend: str | None = None
+
+
 class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
     sampling: dict[str, float | int | list[str]] = {}
+    judge: SuiteJudge | None = None  # default: each task's official judge
+    max_judge_failures: float | None = None
     tasks: list[SuiteTask]
 
 

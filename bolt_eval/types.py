@@ -7,7 +7,10 @@ passes one of these, so a newcomer can read the whole pipeline by reading this f
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"  # suites, fixtures, templates, prices
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
@@ -18,6 +21,8 @@ class UserError(Exception):
     The CLI prints the message without a traceback and exits non-zero; the message must
     name the place (file, line, field, flag) and the fix.
     """
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class Fault:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: str = '{"error": {"message": "injected fault"}}'
+    delay_s: float = 0.0  # sleep before answering (a timeout when above the client's limit)
 
 
 Reply = Callable[[dict[str, Any]], str]
@@ -31,6 +32,7 @@ class LoopbackServer:
         self.latency_s = latency_s
         self.faults: list[Fault] = []  # consumed one per request, first in first out
         self.requests: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each request
         self.auth_headers: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -62,12 +64,13 @@ class LoopbackServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
                     server.requests.append(body)
+                    server.arrivals.append(time.monotonic())
                     server.auth_headers.append(self.headers.get("Authorization", ""))
                     fault = server.faults.pop(0) if server.faults else None
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    time.sleep(server.latency_s)
+                    time.sleep(server.latency_s + (fault.delay_s if fault else 0.0))
                     if fault:
                         self._send(fault.status, fault.body, fault.headers)
                     else:

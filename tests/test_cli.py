@@ -32,7 +32,7 @@ def test_replay_run_scores_exactly_and_prints_table(tmp_path):
     out = bolt("run", "--backend", "replay", "--model", str(path), "--tasks", "math500", "--data",
                str(MATH_FIXTURE), "--limit", "6", "--out", str(tmp_path / "res"), "--label", "recorded")
     assert out.returncode == 0, out.stderr
-    assert "| recorded | math500 | accuracy | 50.0 | [16.7, 83.3] | 6   |" in out.stdout
+    assert "| recorded | math500 | accuracy (%) | 50.0    | [16.7, 83.3] | 6   | -        | -       |" in out.stdout
     (run,) = (tmp_path / "res").iterdir()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["metrics"]["accuracy"]["mean"] == 0.5
@@ -79,7 +79,7 @@ def test_default_model_end_to_end(tmp_path):
     out = bolt("run", "--model", "default", "--tasks", "math500", "--data", str(MATH_FIXTURE), "--limit", "3",
                "--max-new-tokens", "48", "--out", str(tmp_path / "res"), "--no-progress")
     assert out.returncode == 0, out.stderr
-    assert "| default | math500 | accuracy |" in out.stdout
+    assert "| default | math500 | accuracy (%) |" in out.stdout
     (run,) = (tmp_path / "res").iterdir()
     records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     expected = [json.loads(line)["unique_id"] for line in MATH_FIXTURE.read_text().splitlines()[:3]]

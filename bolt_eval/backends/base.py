@@ -33,6 +33,12 @@ class BackendSpec:
     trust_remote_code: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # engine pass-through
 
+    @property
+    def chunk_size(self) -> int:
+        """Requests worth handing over at once: `concurrency` for an API, `batch_size` for a
+        local engine. Work is saved (and a budget checked) between chunks."""
+        return max(1, self.concurrency if self.backend == "openai" else self.batch_size)
+
 
 class Backend(ABC):
     name: ClassVar[str]
@@ -46,10 +52,16 @@ class Backend(ABC):
     ) -> list[list[Completion]]:
         """Complete every request; one list of `n` completions per request."""
 
+    @classmethod
     @abstractmethod
+    def identity(cls, spec: BackendSpec) -> dict[str, Any]:
+        """What model exactly (path + weight hash, hub id + revision, or API model name),
+        computed without loading anything: it goes into run ids and judgment keys, so a
+        finished run is found, and a dry run estimates, before any model is loaded."""
+
     def describe(self) -> dict[str, Any]:
-        """Provenance for the run manifest: what model exactly (path + weight hash, or API
-        model name), chat-template hash. Never secrets."""
+        """Provenance once loaded (resolved dtype, chat-template hash...). Never secrets."""
+        return self.identity(self.spec)
 
     def close(self) -> None:
         """Release models, sessions, processes. Safe to call twice."""
@@ -72,3 +84,26 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
     """Cut `text` at the first stop sequence; report whether one was found."""
     cut = min((i for s in stop if (i := text.find(s)) >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class LazyBackend:
+    """A backend built on first use: a re-run with nothing to generate or judge loads no
+    model and opens no connection."""
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.spec = spec
+        self._backend: Backend | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._backend is not None
+
+    def get(self) -> Backend:
+        if self._backend is None:
+            self._backend = build_backend(self.spec)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None

@@ -65,6 +65,11 @@ class HFBackend(Backend):
         super().__init__(spec)
         self.model, self.tokenizer, self._provenance = load_model(spec)
 
+    @classmethod
+    def identity(cls, spec: Any) -> dict[str, Any]:
+        source = models.resolve(spec.model, spec.revision)
+        return {"backend": "hf", "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+
     def describe(self) -> dict[str, Any]:
         return {"backend": "hf", **self._provenance}
 

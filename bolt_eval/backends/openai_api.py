@@ -1,15 +1,19 @@
 """`openai` backend: any OpenAI-compatible chat endpoint through the official client.
 
-Async with a bound on requests in flight. Retries, exponential backoff and Retry-After
-(seconds or ms) are the official client's own (`max_retries`); a request that still fails
-comes back as a failed Completion, never as an empty answer. The API key is read from the
-environment variable the user names, and is never written anywhere.
+Async with a bound on requests in flight. A request is retried up to `max_retries` times
+on 429, 5xx, timeouts, dropped connections and malformed bodies, with exponential backoff
+and jitter. A 429 pauses *every* request of the backend, not just the one that got it,
+until the server's Retry-After (or the backoff) has passed: the endpoint sees the whole
+client back off. A request that still fails comes back as a failed Completion, never as an
+empty answer. The API key is read from the environment variable the user names, and is
+never written anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from typing import Any
 
@@ -36,12 +40,12 @@ class OpenAIBackend(Backend):
         super().__init__(spec)
         self._key = api_key(spec)
 
-    def describe(self) -> dict[str, Any]:
+    @classmethod
+    def identity(cls, spec: Any) -> dict[str, Any]:
         return {
             "backend": "openai",
-            "model": {"kind": "api", "name": self.spec.model},
-            "base_url": self.spec.base_url or "https://api.openai.com/v1",
-            "concurrency": self.spec.concurrency,
+            "model": {"kind": "api", "name": spec.model},
+            "base_url": spec.base_url or "https://api.openai.com/v1",
         }
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
@@ -60,9 +64,9 @@ class OpenAIBackend(Backend):
         from openai import AsyncOpenAI
 
         gate = asyncio.Semaphore(self.spec.concurrency)
+        self._resume_at = 0.0  # monotonic time before which no request is sent (after a 429)
         async with AsyncOpenAI(
-            api_key=self._key, base_url=self.spec.base_url,
-            timeout=self.spec.timeout_s, max_retries=self.spec.max_retries,
+            api_key=self._key, base_url=self.spec.base_url, timeout=self.spec.timeout_s, max_retries=0,
         ) as client:
 
             async def one(request: Request) -> list[Completion]:
@@ -76,24 +80,17 @@ class OpenAIBackend(Backend):
             return list(await asyncio.gather(*(one(r) for r in requests)))
 
     async def _complete(self, client: Any, gate: asyncio.Semaphore, request: Request, k: int) -> Completion:
-        import openai
-
         p = request.params
         async with gate:
             t0 = time.perf_counter()
             try:
-                resp = await client.chat.completions.create(
-                    model=self.spec.model,
-                    messages=list(request.messages),
-                    temperature=p.temperature,
-                    top_p=p.top_p,
-                    max_tokens=p.max_new_tokens,
-                    seed=p.seed + k,
-                    stop=list(p.stop) or None,
-                    **self.spec.options,
-                )
-            except openai.OpenAIError as err:
-                return Completion.failed(f"{type(err).__name__}: {err}", time.perf_counter() - t0)
+                resp = await self._create_with_retries(client, dict(
+                    model=self.spec.model, messages=list(request.messages), temperature=p.temperature,
+                    top_p=p.top_p, max_tokens=p.max_new_tokens, seed=p.seed + k,
+                    stop=list(p.stop) or None, **self.spec.options,
+                ))
+            except RequestFailed as err:
+                return Completion.failed(str(err), time.perf_counter() - t0)
         latency = time.perf_counter() - t0
         if not resp.choices:
             return Completion.failed("empty response: no choices", latency)
@@ -107,3 +104,47 @@ class OpenAIBackend(Backend):
             finish_reason="stop" if stopped else (choice.finish_reason or "stop"),
             latency_s=latency,
         )
+
+    async def _create_with_retries(self, client: Any, kwargs: dict[str, Any]) -> Any:
+        import openai
+
+        for attempt in range(self.spec.max_retries + 1):
+            await asyncio.sleep(max(0.0, self._resume_at - time.monotonic()))
+            try:
+                return await client.chat.completions.create(**kwargs)
+            except openai.RateLimitError as err:
+                delay = _retry_after(err) or _backoff(attempt)
+                self._resume_at = max(self._resume_at, time.monotonic() + delay)
+                last: Exception = err
+                continue
+            except (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError) as err:
+                last = err
+            except openai.APIStatusError as err:
+                if err.status_code not in (408, 409):
+                    raise RequestFailed(f"{type(err).__name__}: {err}") from err
+                last = err
+            except (openai.APIResponseValidationError, ValueError) as err:  # malformed body
+                last = err
+            if attempt < self.spec.max_retries:
+                await asyncio.sleep(_backoff(attempt))
+        raise RequestFailed(f"{type(last).__name__}: {last} (after {self.spec.max_retries + 1} attempts)")
+
+
+class RequestFailed(Exception):
+    """A request that failed for good (retries spent, or an error retrying cannot fix)."""
+
+
+def _backoff(attempt: int) -> float:
+    """0.5 s, 1 s, 2 s, ... capped at 30 s, with jitter so clients do not retry in step."""
+    return min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+
+def _retry_after(err: Any) -> float | None:
+    """The server's wish, from `retry-after-ms` or `retry-after` (seconds), capped at 60 s."""
+    headers = err.response.headers
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        try:
+            return min(60.0, float(headers[name]) * scale)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None

@@ -41,9 +41,14 @@ class ReplayBackend(Backend):
         self.path = Path(spec.model)
         self.answers = load_answers(spec.model)
 
-    def describe(self) -> dict[str, Any]:
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        return {"backend": "replay", "model": {"kind": "replay", "location": str(self.path.resolve()), "sha256": digest}}
+    @classmethod
+    def identity(cls, spec: Any) -> dict[str, Any]:
+        path = Path(spec.model)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            raise UserError(f"--model {spec.model}: cannot read the answers file ({err.strerror})") from err
+        return {"backend": "replay", "model": {"kind": "replay", "location": str(path.resolve()), "sha256": digest}}
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
         out = []

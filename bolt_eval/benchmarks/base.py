@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bolt_eval.jsonl import read_jsonl, unique_ids
+from bolt_eval.judging.judge import JudgePrompt
+from bolt_eval.judging.templates import Template
 from bolt_eval.stats import Estimate
 from bolt_eval.types import SamplingParams, Sample, UserError
 
-TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
 Rows = list[tuple[str, dict[str, Any]]]  # (place like "file.jsonl line 3", record)
 
 
@@ -34,6 +35,10 @@ def file_sha256(path: str | Path) -> str:
 class Task(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
+    #: The API model whose verdicts make official numbers; None for tasks scored exactly.
+    official_judge: ClassVar[str | None] = None
+    #: How the headline reads: "%" (a rate, shown x100) or "score" (shown as it is).
+    unit: ClassVar[str] = "%"
 
     def __init__(self, data: str | None = None) -> None:
         self.data = data
@@ -68,6 +73,17 @@ class Task(ABC):
     def sampling(self, sample: Sample, base: SamplingParams) -> SamplingParams:
         """Per-sample sampling settings (MT-Bench varies temperature by category)."""
         return base
+
+    def judge_templates(self) -> dict[str, Template]:
+        """Judged tasks: the judge templates by name, loaded once per run."""
+        raise NotImplementedError(f"{self.name} is not judged")
+
+    def judge_prompts(self, sample: Sample, output: dict[str, Any],
+                      templates: dict[str, Template]) -> dict[str, JudgePrompt]:
+        """Judged tasks: the named judge calls for one output (a trajectory as stored:
+        `output["turns"][t]["solution"]`). Their results reach `aggregate` as
+        `output["judgments"][name] = {"status", "verdict", ...}`."""
+        raise NotImplementedError(f"{self.name} is not judged")
 
     @abstractmethod
     def score(self, sample: Sample, solutions: list[str]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_default_model_on_small_puzzles(tmp_path):
     out = bolt("run", "--model", "default", "--tasks", "zebralogic", "--data", str(SMOKE), "--limit", "2",
                "--max-new-tokens", "64", "--out", str(tmp_path / "res"), "--no-progress")
     assert out.returncode == 0, out.stderr
-    assert "| default | zebralogic | cell_accuracy |" in out.stdout
+    assert "| default | zebralogic | cell_accuracy (%) |" in out.stdout
     (run,) = (tmp_path / "res").iterdir()
     m = json.loads((run / "summary.json").read_text())["metrics"]
     assert m["cell_accuracy"]["n"] == 2 and 0.0 <= m["cell_accuracy"]["mean"] <= 1.0

@@ -1,0 +1,143 @@
+"""The judge engine: prompts in, judgments out, every call going through the ledger.
+
+A judge is a backend (hf, openai, vllm, replay) + templates (rendered by the task into
+`JudgePrompt`s) + a verdict parser. `Judge.run` answers from the ledger what it can, calls
+the backend only for the rest, in chunks of `concurrency` so that a budget or a kill stops
+it cleanly, and writes every chunk's judgments to the ledger before the next one.
+
+A reply without a verdict is asked again (up to `parse_retries` more times per run) as a
+fresh sample: another seed, and at temperature 0 the retry temperature, since a greedy
+judge would repeat itself. What still fails is stored as a failure and asked again on
+the next run; it is never a score.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bolt_eval.backends.base import BackendSpec, LazyBackend
+from bolt_eval.judging.cost import Budget, Meter
+from bolt_eval.judging.ledger import Entry, Ledger, judgment_key
+from bolt_eval.judging.parsers import PARSERS, status_of
+from bolt_eval.registry import backends
+from bolt_eval.types import Completion, Message, Request, SamplingParams
+
+FINAL = ("ok", "api_error")  # not asked again within this run
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    backend: BackendSpec
+    params: SamplingParams = field(default_factory=lambda: SamplingParams(temperature=0.0, max_new_tokens=2048))
+    parse_retries: int = 2
+    retry_temperature: float = 0.7
+
+
+@dataclass(frozen=True)
+class JudgePrompt:
+    """One call to make: the rendered conversation, the template it came from
+    ("single-v1@<sha12>") and the name of the parser for its reply."""
+
+    template: str
+    messages: tuple[Message, ...]
+    parser: str
+
+
+class Judge:
+    def __init__(self, spec: JudgeSpec, ledger: Ledger, meter: Meter, budget: Budget) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.meter = meter
+        self.budget = budget
+        self.id = json.dumps(backends.get(spec.backend.backend).identity(spec.backend), sort_keys=True)
+        self.calls = 0  # judge calls made by this process
+        self.backend = LazyBackend(spec.backend)  # built only when a call is needed
+
+    def key(self, prompt: JudgePrompt) -> str:
+        return judgment_key(self.id, prompt.template, prompt.messages, self.spec.params.to_dict())
+
+    def lookup(self, prompts: list[JudgePrompt]) -> dict[str, Entry]:
+        """Ledger rows for these prompts, re-parsed (and re-stored) where the parser changed."""
+        found = self.ledger.get(sorted({self.key(p) for p in prompts}))
+        parser_of = {self.key(p): PARSERS[p.parser] for p in prompts}
+        stale = [e for e in found.values() if e.parser != parser_of[e.key].id and e.status != "api_error"]
+        for e in stale:
+            parser = parser_of[e.key]
+            e.verdict = parser.parse(e.raw)
+            e.status = status_of(e.raw, e.finish_reason, None, e.verdict)
+            e.parser = parser.id
+        self.ledger.put(stale)
+        return found
+
+    def pending(self, prompts: list[JudgePrompt]) -> list[JudgePrompt]:
+        """The prompts the ledger has no `ok` judgment for, each once."""
+        done = self.lookup(prompts)
+        seen: dict[str, JudgePrompt] = {}
+        for p in prompts:
+            k = self.key(p)
+            if k not in seen and (k not in done or done[k].status != "ok"):
+                seen[k] = p
+        return list(seen.values())
+
+    def run(self, prompts: list[JudgePrompt], progress: Callable[[int], None] | None = None) -> list[Entry]:
+        """One Entry per prompt, in order. Stops early (leaving prompts unjudged, status
+        "pending") only when the budget is exhausted; the caller reports that."""
+        todo = self.pending(prompts)
+        if progress and len(prompts) > len(todo):
+            progress(len(prompts) - len(todo))
+        for attempt in range(self.spec.parse_retries + 1):
+            failed: list[JudgePrompt] = []
+            for start in range(0, len(todo), self.spec.backend.chunk_size):
+                if self.budget.exhausted:
+                    break
+                chunk = todo[start:start + self.spec.backend.chunk_size]
+                entries = self._call(chunk, attempt)
+                # an api_error has had its retries in the backend; a reply without a verdict gets more
+                failed += [p for p, e in zip(chunk, entries) if e.status not in FINAL]
+                if progress:
+                    progress(sum(e.status in FINAL or attempt == self.spec.parse_retries for e in entries))
+            todo = failed
+            if not todo or self.budget.exhausted:
+                break
+        found = self.ledger.get(sorted({self.key(p) for p in prompts}))
+        return [found.get(self.key(p)) or _pending(self.key(p), self.id, p) for p in prompts]
+
+    def _call(self, chunk: list[JudgePrompt], attempt: int) -> list[Entry]:
+        keys = [self.key(p) for p in chunk]
+        previous = self.ledger.get(keys)
+        requests = []
+        for k, p in zip(keys, chunk):
+            tries = previous[k].attempts if k in previous else 0
+            params = self.spec.params.with_(seed=self.spec.params.seed + tries)
+            if tries and params.temperature == 0:
+                params = params.with_(temperature=self.spec.retry_temperature)
+            requests.append(Request(k[:12], 0, p.messages, params))
+        completions = [cs[0] for cs in self.backend.get().generate(requests)]
+        self.calls += len(completions)
+        entries = [self._entry(k, p, c, previous.get(k)) for k, p, c in zip(keys, chunk, completions)]
+        self.ledger.put(entries)
+        for c in completions:
+            self.budget.charge(self.meter, c.prompt_tokens, c.completion_tokens)
+        return entries
+
+    def _entry(self, key: str, prompt: JudgePrompt, c: Completion, old: Entry | None) -> Entry:
+        parser = PARSERS[prompt.parser]
+        verdict = None if c.error else parser.parse(c.text)
+        return Entry(
+            key=key, judge=self.id, template=prompt.template,
+            status=status_of(c.text, c.finish_reason, c.error, verdict), verdict=verdict,
+            parser=parser.id, raw=c.text, finish_reason=c.finish_reason, error=c.error,
+            attempts=(old.attempts if old else 0) + 1,
+            prompt_tokens=(old.prompt_tokens if old else 0) + c.prompt_tokens,
+            completion_tokens=(old.completion_tokens if old else 0) + c.completion_tokens,
+            latency_s=round((old.latency_s if old else 0.0) + c.latency_s, 4),
+        )
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def _pending(key: str, judge_id: str, prompt: JudgePrompt) -> Entry:
+    return Entry(key, judge_id, prompt.template, "pending", None, PARSERS[prompt.parser].id, "", "", None, 0, 0, 0, 0.0)

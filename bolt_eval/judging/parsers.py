@@ -1,0 +1,59 @@
+"""Verdict parsers: a judge's raw reply -> a verdict, or None when it holds none.
+
+Each parser has a version; the ledger stores which version produced a verdict, so changing
+a parser (and its version) re-parses stored replies without calling the judge again.
+A parser never guesses: text without a verdict in the official format is no verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Parser:
+    name: str
+    version: str
+    parse: Callable[[str], Any]  # raw reply -> verdict (JSON-able) or None
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+# FastChat llm_judge/common.py: `[[rating]]` first, then `[rating]`; the first match wins.
+_RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_RATING_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
+
+
+def parse_rating(reply: str) -> float | None:
+    """MT-Bench single-answer grade. As the official scorer, plus one check it lacks: a
+    value outside 1-10 (a citation like "[2023]") is no verdict rather than a score."""
+    match = _RATING.search(reply) or _RATING_BACKUP.search(reply)
+    if not match:
+        return None
+    value = float(match.group(1))
+    return value if 1.0 <= value <= 10.0 else None
+
+
+PARSERS: dict[str, Parser] = {p.name: p for p in (
+    Parser("rating", "1", parse_rating),
+)}
+
+# Replies that decline to judge. Matched only when no verdict was found.
+_REFUSAL = re.compile(r"^\s*(I'm sorry|I am sorry|I cannot|I can't|I can not|I won't|As an AI)", re.I)
+
+
+def status_of(text: str, finish_reason: str, error: str | None, verdict: Any) -> str:
+    """ok | api_error | refused | truncated | parse_error: what became of one judge call."""
+    if error:
+        return "api_error"
+    if verdict is not None:
+        return "ok"
+    if finish_reason == "content_filter" or _REFUSAL.match(text):
+        return "refused"
+    if finish_reason == "length":
+        return "truncated"
+    return "parse_error"

@@ -1,0 +1,57 @@
+"""The judging phase of a run: the task's judge prompts for every stored output, answered
+through the ledger, attached to the records, and kept in the run folder.
+
+`<run>/judgments.jsonl` holds, per sample and output, each named judgment's key, status
+and verdict (the raw replies stay in the ledger). Coverage, the share of judgments with a
+verdict, is computed here for every judged task alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from bolt_eval.benchmarks.base import Task
+from bolt_eval.judging.judge import Judge, JudgePrompt
+from bolt_eval.judging.templates import Template
+from bolt_eval.types import Sample
+
+
+@dataclass(frozen=True)
+class Judged:
+    records: list[dict[str, Any]]  # the run's records, each output with "judgments"
+    coverage: dict[str, Any]
+    tokens: dict[str, int]  # judge tokens behind this run's judgments, over all attempts
+    calls_made: int  # judge calls this invocation made for this run (0 on a warm re-run)
+
+
+def prompts_for(task: Task, samples: list[Sample], records: list[dict[str, Any]],
+                templates: dict[str, Template]) -> list[tuple[int, int, str, JudgePrompt]]:
+    """(record index, output index, name, prompt) for every judge call the run needs."""
+    return [(i, k, name, prompt)
+            for i, (s, r) in enumerate(zip(samples, records))
+            for k, o in enumerate(r["outputs"])
+            for name, prompt in task.judge_prompts(s, o, templates).items()]
+
+
+def judge_records(task: Task, samples: list[Sample], records: list[dict[str, Any]],
+                  templates: dict[str, Template], judge: Judge, progress: Any = None) -> Judged:
+    calls = prompts_for(task, samples, records, templates)
+    before = judge.calls
+    entries = judge.run([p for *_, p in calls], progress)
+    out = [{**r, "outputs": [{**o, "judgments": {}} for o in r["outputs"]]} for r in records]
+    for (i, k, name, _), e in zip(calls, entries):
+        out[i]["outputs"][k]["judgments"][name] = e.public()
+    statuses = Counter(e.status for e in entries)
+    counted = {e.key: e for e in entries}.values()  # a judgment shared by two outputs is paid once
+    return Judged(
+        records=out,
+        coverage={"judged": statuses["ok"], "total": len(entries),
+                  "rate": round(statuses["ok"] / len(entries), 6) if entries else 1.0,
+                  "by_status": dict(sorted(statuses.items()))},
+        tokens={"prompt": sum(e.prompt_tokens for e in counted),
+                "completion": sum(e.completion_tokens for e in counted),
+                "calls": sum(e.attempts for e in counted)},
+        calls_made=judge.calls - before,
+    )
