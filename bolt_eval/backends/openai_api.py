@@ -39,6 +39,18 @@ class OpenAIBackend(Backend):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self._key = api_key(spec)
+        # One event loop and one client (one connection pool) for the backend's lifetime:
+        # callers hand over work in chunks, and a client per chunk cost ~25 ms plus new
+        # connections each time.
+        self._runner = asyncio.Runner()
+        self._client: Any = None
+        self._resume_at = 0.0  # monotonic time before which no request is sent (after a 429)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._runner.run(self._client.close())
+            self._client = None
+        self._runner.close()
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
@@ -49,7 +61,7 @@ class OpenAIBackend(Backend):
         }
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
-        results = asyncio.run(self._run_all(requests, progress))
+        results = self._runner.run(self._run_all(requests, progress))
         failures = [c.error or "" for cs in results for c in cs if c.finish_reason == "error"]
         if failures and len(failures) == sum(len(cs) for cs in results) and all(
             f.startswith("APIConnectionError") for f in failures
@@ -63,21 +75,18 @@ class OpenAIBackend(Backend):
     async def _run_all(self, requests: list[Request], progress: Progress | None) -> list[list[Completion]]:
         from openai import AsyncOpenAI
 
-        gate = asyncio.Semaphore(self.spec.concurrency)
-        self._resume_at = 0.0  # monotonic time before which no request is sent (after a 429)
-        async with AsyncOpenAI(
-            api_key=self._key, base_url=self.spec.base_url, timeout=self.spec.timeout_s, max_retries=0,
-        ) as client:
+        if self._client is None:
+            self._client = AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url,
+                                       timeout=self.spec.timeout_s, max_retries=0)
+        client, gate = self._client, asyncio.Semaphore(self.spec.concurrency)
 
-            async def one(request: Request) -> list[Completion]:
-                outs = await asyncio.gather(*(
-                    self._complete(client, gate, request, k) for k in range(request.params.n)
-                ))
-                if progress:
-                    progress(1)
-                return list(outs)
+        async def one(request: Request) -> list[Completion]:
+            outs = await asyncio.gather(*(self._complete(client, gate, request, k) for k in range(request.params.n)))
+            if progress:
+                progress(1)
+            return list(outs)
 
-            return list(await asyncio.gather(*(one(r) for r in requests)))
+        return list(await asyncio.gather(*(one(r) for r in requests)))
 
     async def _complete(self, client: Any, gate: asyncio.Semaphore, request: Request, k: int) -> Completion:
         p = request.params

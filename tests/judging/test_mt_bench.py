@@ -183,3 +183,17 @@ def test_cli_judge_failures_exit_2(tmp_path, answers):
     assert out.returncode == 2
     assert "0 of 8 judgments have a verdict" in out.stderr and "re-run to ask again" in out.stderr
     assert "0/8" in out.stdout  # the table still shows what was judged
+
+
+@pytest.mark.slow
+def test_default_model_as_candidate_and_judge(tmp_path):
+    out = bolt("run", "--model", "default", "--tasks", "mt_bench", "--data", str(SMOKE), "--limit", "2",
+               "--max-new-tokens", "48", "--judge-model", "default", "--judge-max-new-tokens", "96",
+               "--judge-parse-retries", "0", "--max-judge-failures", "1", "--out", str(tmp_path / "r"), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "| mt_bench" in line)
+    assert "| default (substitute) |" in row and "/4 " in row  # 2 questions x 2 turns judged or marked
+    [run] = (tmp_path / "r").glob("default--mt_bench--*")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["config"]["judge"]["model"]["backend"] == "hf" and manifest["tokens"]["judge"]["calls"] == 4
+    assert manifest["tokens"]["judge"]["completion"] > 0 and manifest["cost_usd"]["total"] == 0.0
