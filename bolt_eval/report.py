@@ -17,7 +17,7 @@ def row(label: str, summary: dict[str, Any], where: str) -> list[Any]:
     unit = h.get("unit", "%")
     cov = summary.get("coverage")
     judge = summary.get("judge")
-    return [label, summary["task"], f"{h['metric']} ({unit})", fmt_value(h["mean"], unit),
+    return [label, summary["task"], f"{h['metric']} (%)" if unit == "%" else h["metric"], fmt_value(h["mean"], unit),
             f"[{fmt_value(h['lo'], unit)}, {fmt_value(h['hi'], unit)}]", h["n"],
             f"{cov['judged']}/{cov['total']}" if cov else "-",
             (f"{judge['model']}" + (" (substitute)" if judge["substitute"] else "")) if judge else "-", where]

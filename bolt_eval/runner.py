@@ -131,8 +131,10 @@ def _judge_config(task: Task, judge: Judge, templates: dict[str, Template]) -> d
 
     identity = json.loads(judge.id)
     sources = sorted({t.source for t in templates.values()})
-    official = (judge.spec.backend.backend == "openai" and judge.spec.backend.model == task.official_judge
-                and all(s.startswith("package:") or s.startswith("url:") for s in sources))
+    b = judge.spec.backend
+    official = (b.backend == "openai" and b.model == task.official_judge  # on OpenAI's own API (or Azure's)
+                and (b.base_url is None or "openai" in b.base_url)
+                and all(s.startswith(("package:", "url:")) for s in sources))
     return {
         "model": identity, "official": task.official_judge, "substitute": not official,
         "templates": {n: t.sha256 for n, t in sorted(templates.items())}, "template_source": sources,

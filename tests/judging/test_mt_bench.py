@@ -169,7 +169,7 @@ def test_cli_dry_run_then_run_then_dry_run(tmp_path, answers):
         assert server.requests == []  # nothing was called
         done = bolt(*args)
         assert done.returncode == 0, done.stderr
-        assert "gpt-4 " in done.stdout and "8/8" in done.stdout and "6.50" in done.stdout
+        assert "gpt-4 (substitute)" in done.stdout and "8/8" in done.stdout and "6.50" in done.stdout
         dry = bolt(*args, "--dry-run")
         row = next(line for line in dry.stdout.splitlines() if line.startswith("| mt_bench"))
         assert [c.strip() for c in row.strip("|").split("|")][4] == "0"
