@@ -171,7 +171,7 @@ class Store:
         if run.records:
             return 0
         for manifest_path in sorted(self.root.glob("*/manifest.json")):
-            if manifest_path.parent == run.dir:
+            if manifest_path.parent.resolve() == run.dir:
                 continue
             try:
                 other = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -179,6 +179,8 @@ class Store:
                 continue  # a broken neighbour is not this run's problem
             if other.get("generation_hash") == generation_hash and (manifest_path.parent / "samples.jsonl").is_file():
                 donor = Run(manifest_path.parent, other)._read_records(repair=False)
+                if not donor:
+                    continue
                 for record in donor.values():
                     run.append(record)
                 print(f"bolt-eval: reusing {len(donor)} answers from {manifest_path.parent.name}", file=sys.stderr)

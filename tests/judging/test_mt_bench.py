@@ -197,3 +197,20 @@ def test_default_model_as_candidate_and_judge(tmp_path):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["config"]["judge"]["model"]["backend"] == "hf" and manifest["tokens"]["judge"]["calls"] == 4
     assert manifest["tokens"]["judge"]["completion"] > 0 and manifest["cost_usd"]["total"] == 0.0
+
+
+def test_another_judge_reuses_the_answers(tmp_path, answers, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # a relative results root, as users type it
+    with LoopbackServer(scripted) as server:
+        first = config(tmp_path, answers, server)
+        first.out = "results"
+        [a] = evaluate(first)
+        assert "reusing" not in capsys.readouterr().err
+        second = config(tmp_path, answers, server)
+        second.out = "results"
+        second.judge = JudgeSpec(BackendSpec("openai", "judge-y", base_url=server.base_url, concurrency=4))
+        [b] = evaluate(second)
+    assert f"reusing 4 answers from {a.dir.name}" in capsys.readouterr().err
+    assert a.dir != b.dir and (a.dir / "samples.jsonl").read_text() == (b.dir / "samples.jsonl").read_text()
+    assert b.manifest["generation_hash"] == a.manifest["generation_hash"]
+    assert len(server.requests) == 16 and b.summary["judge"]["model"] == "judge-y"
