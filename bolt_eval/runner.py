@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -25,7 +26,7 @@ from bolt_eval.benchmarks.base import Dataset, Task, select
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
 from bolt_eval.judging.judge import Judge, JudgeSpec
 from bolt_eval.judging.ledger import Ledger
-from bolt_eval.judging.phase import Judged, judge_records
+from bolt_eval.judging.phase import Judged, judge_records, prompts_for
 from bolt_eval.judging.templates import Template
 from bolt_eval.registry import backends, benchmarks
 from bolt_eval.store import Run, Store, config_hash
@@ -127,8 +128,6 @@ def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[st
 
 
 def _judge_config(task: Task, judge: Judge, templates: dict[str, Template]) -> dict[str, Any]:
-    import json
-
     identity = json.loads(judge.id)
     sources = sorted({t.source for t in templates.values()})
     b = judge.spec.backend
@@ -155,6 +154,9 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         plans = plan(cfg, ledger, budget, prices)
         for judge in {id(p.judge): p.judge for p in plans if p.judge}.values():
             stack.callback(judge.close)
+        for p in plans:  # fail now, not after generating, when a needed judge is out of reach
+            if p.judge and _judge_calls_needed(p, store.peek(p.run_id)):
+                backends.get(p.judge.spec.backend.backend).preflight(p.judge.spec.backend)
         runs = [stack.enter_context(store.open(p.run_id, p.manifest)) for p in plans]
         candidate = LazyBackend(cfg.backend)
         stack.callback(candidate.close)
@@ -168,8 +170,9 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             judged = None
             if p.judge is not None:
                 records = [run.records[s.id] for s in p.samples]
-                bar = _bar(0, f"{p.task.name} judge", cfg.progress)
-                judged = judge_records(p.task, p.samples, records, p.templates, p.judge, bar.update)
+                calls = prompts_for(p.task, p.samples, records, p.templates)
+                bar = _bar(len(calls), f"{p.task.name} judge", cfg.progress)
+                judged = judge_records(records, calls, p.judge, bar.update)
                 bar.close()
                 run.write_judgments(judged.records)
             results.append(_finish(run, p, judged, cfg, meter, budget))
@@ -178,6 +181,14 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             f"the budget of ${cfg.budget_usd:.2f} is reached (spent ${budget.spent_usd:.2f}); everything "
             "finished is saved: re-run the same command (with a new --budget) to continue")
     return results
+
+
+def _judge_calls_needed(p: Plan, done: dict[str, dict[str, Any]]) -> bool:
+    assert p.judge is not None
+    if not all(s.id in done for s in p.samples):
+        return True
+    records = [done[s.id] for s in p.samples]
+    return bool(p.judge.pending([c for *_, c in prompts_for(p.task, p.samples, records, p.templates)]))
 
 
 def _any_judged(cfg: EvalConfig) -> bool:

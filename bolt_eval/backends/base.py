@@ -59,6 +59,11 @@ class Backend(ABC):
         computed without loading anything: it goes into run ids and judgment keys, so a
         finished run is found, and a dry run estimates, before any model is loaded."""
 
+    @classmethod
+    def preflight(cls, spec: BackendSpec) -> None:
+        """Fail early (UserError) when the backend cannot work, e.g. a missing API key,
+        before hours of other work that would end in the same error."""
+
     def describe(self) -> dict[str, Any]:
         """Provenance once loaded (resolved dtype, chat-template hash...). Never secrets."""
         return self.identity(self.spec)

@@ -53,6 +53,10 @@ class OpenAIBackend(Backend):
         self._runner.close()
 
     @classmethod
+    def preflight(cls, spec: Any) -> None:
+        api_key(spec)
+
+    @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
         return {
             "backend": "openai",

@@ -35,9 +35,9 @@ def prompts_for(task: Task, samples: list[Sample], records: list[dict[str, Any]]
             for name, prompt in task.judge_prompts(s, o, templates).items()]
 
 
-def judge_records(task: Task, samples: list[Sample], records: list[dict[str, Any]],
-                  templates: dict[str, Template], judge: Judge, progress: Any = None) -> Judged:
-    calls = prompts_for(task, samples, records, templates)
+def judge_records(records: list[dict[str, Any]], calls: list[tuple[int, int, str, JudgePrompt]], judge: Judge,
+                  progress: Any = None) -> Judged:
+    """Answer `calls` (from `prompts_for`) and attach the results to copies of `records`."""
     before = judge.calls
     entries = judge.run([p for *_, p in calls], progress)
     out = [{**r, "outputs": [{**o, "judgments": {}} for o in r["outputs"]]} for r in records]

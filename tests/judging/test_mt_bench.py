@@ -214,3 +214,12 @@ def test_another_judge_reuses_the_answers(tmp_path, answers, monkeypatch, capsys
     assert a.dir != b.dir and (a.dir / "samples.jsonl").read_text() == (b.dir / "samples.jsonl").read_text()
     assert b.manifest["generation_hash"] == a.manifest["generation_hash"]
     assert len(server.requests) == 16 and b.summary["judge"]["model"] == "judge-y"
+
+
+def test_a_missing_judge_key_fails_before_any_generation(tmp_path, answers, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = EvalConfig(tasks=[TaskSpec("mt_bench", str(SMOKE))], backend=BackendSpec("replay", str(answers)),
+                     out=str(tmp_path / "results"), progress=False)  # the official judge: gpt-4 on OpenAI's API
+    with pytest.raises(Exception, match="set the environment variable OPENAI_API_KEY"):
+        evaluate(cfg)
+    assert not list((tmp_path / "results").glob("*mt_bench*"))  # no run folder was started
