@@ -38,8 +38,33 @@ def parse_rating(reply: str) -> float | None:
     return value if 1.0 <= value <= 10.0 else None
 
 
+def parse_pair(reply: str) -> str | None:
+    """MT-Bench pairwise (FastChat's pair-v2 prompts): "[[A]]", "[[B]]" or "[[C]]" (a tie),
+    checked in that order as FastChat does. Returns "A", "B" or "tie"."""
+    for mark, verdict in (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")):
+        if mark in reply:
+            return verdict
+    return None
+
+
+_ARENA = re.compile(r"\[\[([AB<>=]+)\]\]")
+ARENA_LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
+
+
+def parse_arena(reply: str) -> str | None:
+    """Arena-Hard: every "[[label]]" in the reply must agree (arena-hard-auto's get_score);
+    none, or two different ones, is no verdict. Only the five labels count."""
+    found = {m for m in _ARENA.findall(reply) if m}
+    if len(found) != 1:
+        return None
+    label = found.pop()
+    return label if label in ARENA_LABELS else None
+
+
 PARSERS: dict[str, Parser] = {p.name: p for p in (
     Parser("rating", "1", parse_rating),
+    Parser("pair", "1", parse_pair),
+    Parser("arena", "1", parse_arena),
 )}
 
 # Replies that decline to judge. Matched only when no verdict was found.
