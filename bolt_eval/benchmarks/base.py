@@ -97,6 +97,20 @@ class Task(ABC):
     def headline(self, summary: dict[str, Any]) -> tuple[str, Estimate]:
         """The one number a table shows for this task, with its CI."""
 
+    def item_values(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per sample id, the sample's own value of the headline (NaN or absent when it has
+        none, e.g. nothing judged). With `item_weights` it reproduces the headline as
+        sum(w * v) / sum(w), so a paired bootstrap (`stats.paired_delta`) that resamples
+        items and recomputes that ratio is right for plain means and micro averages alike.
+        `records` are as `aggregate` receives them; only `sample.id` is read from `samples`."""
+        raise NotImplementedError(f"{self.name} has no item_values: it cannot be compared with paired statistics")
+
+    def item_weights(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per sample id, the item's weight in the headline: 1 for a plain mean over items;
+        the denominator's share for a micro average (cells of a puzzle, judged grades of a
+        question). 0 where the item has no value."""
+        return {r["id"]: 1.0 for r in records}
+
 
 def select(samples: list[Sample], limit: int | None) -> list[Sample]:
     if limit is not None and limit < 1:

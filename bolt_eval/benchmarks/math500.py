@@ -117,6 +117,11 @@ class Math500(Task):
     def headline(self, summary: dict[str, Any]) -> tuple[str, stats.Estimate]:
         return "accuracy", stats.Estimate(**summary["accuracy"])
 
+    def item_values(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per problem, the share of its outputs that are correct; the headline is their
+        plain mean (every weight 1), as in `aggregate`."""
+        return {r["id"]: sum(o["score"]["correct"] for o in r["outputs"]) / len(r["outputs"]) for r in records}
+
 
 def _load_hub() -> tuple[Rows, str, str]:
     import datasets

@@ -171,3 +171,23 @@ class MTBench(Task):
 
     def headline(self, summary: dict[str, Any]) -> tuple[str, stats.Estimate]:
         return "score", stats.Estimate(**summary["score"])
+
+    def item_values(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per question, the mean of its judged grades (both turns, every output); NaN when
+        none has a verdict. The headline is the mean over all judged grades, so a question
+        weighs by its number of judged grades (`item_weights`), and an unjudged one by 0."""
+        out = {}
+        for r in records:
+            grades = _judged_grades(r)
+            out[r["id"]] = sum(grades) / len(grades) if grades else float("nan")
+        return out
+
+    def item_weights(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per question, how many of its grades were judged (0 to 2 x outputs)."""
+        return {r["id"]: float(len(_judged_grades(r))) for r in records}
+
+
+def _judged_grades(record: dict[str, Any]) -> list[float]:
+    """The grades with a verdict of one question's outputs, both turns."""
+    return [float(o["judgments"][name]["verdict"]) for o in record["outputs"] for name in ("turn1", "turn2")
+            if o["judgments"][name]["status"] == "ok"]

@@ -67,6 +67,20 @@ class ZebraLogic(Task):
     def headline(self, summary: dict[str, Any]) -> tuple[str, stats.Estimate]:
         return "cell_accuracy", stats.Estimate(**summary["cell_accuracy"])
 
+    def item_values(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per puzzle, cells right / cells over its outputs. The headline is a micro average
+        (all cells right / all cells), so each puzzle weighs by its cells (`item_weights`):
+        a paired bootstrap resamples puzzles and recomputes the ratio, as `aggregate` does."""
+        out = {}
+        for r in records:
+            right, total, *_ = _puzzle_totals(r)
+            out[r["id"]] = right / total if total else float("nan")
+        return out
+
+    def item_weights(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
+        """Per puzzle, its number of cells (summed over outputs): the micro average's weight."""
+        return {r["id"]: float(_puzzle_totals(r)[1]) for r in records}
+
 
 def _puzzle_totals(record: dict[str, Any]) -> tuple[int, int, float, float]:
     """(cells right, cells, share solved, share unanswered) over a puzzle's outputs."""
