@@ -85,7 +85,93 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", default="0", help="same seed, same puzzles, on any machine")
     gen.add_argument("--out", required=True, help="JSONL file to write")
     gen.set_defaults(func=cmd_zebra_generate)
+    _add_compare_parsers(sub)
     return p
+
+
+def _add_compare_parsers(sub: Any) -> None:
+    cmp = sub.add_parser("compare", help="checkpoints x benchmarks with CIs and paired deltas; plots",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    cmp.add_argument("runs", nargs="*", metavar="RUN",
+                     help="run folders or folders of runs, in row order (default: every finished run under --root)")
+    cmp.add_argument("--root", default="results", help="results root searched when no RUN is given")
+    cmp.add_argument("--model", help="only models whose label matches this glob, e.g. 'bolt-*'")
+    cmp.add_argument("--task", action="append", default=[], help="only this task (repeatable)")
+    cmp.add_argument("--suite", help="only runs of this suite's tasks and data, e.g. smoke")
+    cmp.add_argument("--rows", help="comma-separated model labels: which rows, in this order")
+    cmp.add_argument("--baseline", help="model label the deltas are taken to (default: the first row)")
+    cmp.add_argument("--reference", help="show published rows beside yours, e.g. bolt-paper (results/reference/)")
+    cmp.add_argument("--allow-mixed", action="store_true",
+                     help="compare runs that differ in judge, templates, data, sampling...; cells are marked")
+    cmp.add_argument("--format", default="terminal", choices=["terminal", "markdown", "csv", "json", "html"])
+    cmp.add_argument("--output", "-o", help="write the report here instead of stdout")
+    cmp.add_argument("--plots", metavar="DIR", help="also write the plots (PNG and SVG) into DIR")
+    cmp.add_argument("--no-breakdowns", action="store_true", help="headline table only")
+    cmp.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds of the paired deltas")
+    cmp.set_defaults(func=cmd_compare)
+
+    gt = sub.add_parser("gate", help="fail (exit 1) when a candidate regresses against a baseline; 2 on bad input",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gt.add_argument("--baseline", nargs="+", required=True, metavar="RUN", help="baseline run folders or a folder of runs")
+    gt.add_argument("--candidate", nargs="+", required=True, metavar="RUN", help="candidate run folders or a folder of runs")
+    gt.add_argument("--config", help="gate.yaml: margins, rules and coverage floors per benchmark")
+    gt.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    gt.add_argument("--summary", metavar="FILE", help="also write the markdown summary here (a PR comment)")
+    gt.set_defaults(func=cmd_gate)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bolt_eval.comparing import Filters, collect_runs
+    from bolt_eval.comparing import render
+    from bolt_eval.comparing.reference import load_reference
+    from bolt_eval.comparing.table import compare
+    from bolt_eval.store import write_atomic
+
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
+    reference = load_reference(args.reference) if args.reference else None
+    result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
+    result.notes += notes
+    if args.plots:
+        from bolt_eval.plots import save_all
+
+        for path in save_all(result, args.plots):
+            print(f"bolt-eval: wrote {path}", file=sys.stderr)
+    if args.format == "html":
+        from bolt_eval.plots import figures, to_bytes
+
+        text = render.to_html(result, [(title, "image/png", to_bytes(fig, "png")) for _, title, fig in figures(result)])
+    elif args.format == "csv":
+        text = render.to_csv(result)
+    elif args.format == "json":
+        text = render.to_json(result)
+    else:
+        text = render.to_text(result, args.format, breakdowns=not args.no_breakdowns)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(Path(args.output), text)
+        print(f"bolt-eval: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bolt_eval.gate import gate, load_config, to_junit, to_markdown
+    from bolt_eval.store import write_atomic
+
+    result = gate(args.baseline, args.candidate, load_config(args.config))
+    summary = to_markdown(result)
+    sys.stdout.write(summary)
+    for path, text in ((args.summary, summary), (args.junit, to_junit(result) if args.junit else "")):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(Path(path), text)
+    return result.exit_code
 
 
 def cmd_zebra_generate(args: argparse.Namespace) -> int:
