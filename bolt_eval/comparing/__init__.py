@@ -43,9 +43,11 @@ def collect_runs(paths: list[str], root: str | Path = "results", filters: Filter
     if filters.tasks:
         runs = [r for r in runs if r.task in filters.tasks]
     if not paths:
-        first: dict[str, str] = {}
+        first: dict[str, tuple[str, int]] = {}
         for r in runs:
-            first[r.label] = min(first.get(r.label, r.started), r.started)
+            # start time (to the second), then when the manifest was last written (the end)
+            key = (r.started, (r.dir / "manifest.json").stat().st_mtime_ns)
+            first[r.label] = min(first.get(r.label, key), key)
         runs.sort(key=lambda r: (first[r.label], r.label))
     if rows:
         missing = [lb for lb in rows if lb not in {r.label for r in runs}]
