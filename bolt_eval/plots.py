@@ -45,8 +45,13 @@ def _colors(n: int) -> list[Any]:
 
 
 def _unit_label(cmp: Comparison, task: str) -> str:
-    cell = next((c for (_, t), c in cmp.cells.items() if t == task), None)
-    return "%" if cell is None or cell.unit == "%" else "score"
+    """The axis label: the headline metric and its unit, e.g. 'cell accuracy (%)'."""
+    cells = [c for (_, t), c in cmp.cells.items() if t == task]
+    metric = next((c.metric for c in cells if c.metric), "").replace("_", " ")
+    unit = cells[0].unit if cells else "%"
+    if unit == "%":
+        return f"{metric} (%)" if metric else "%"
+    return f"{metric} (1-10)" if task == "mt_bench" else (metric or "score")
 
 
 def _err(mean: float, lo: float | None, hi: float | None) -> tuple[float, float]:

@@ -52,7 +52,7 @@ def test_figures_show_titles_units_and_cis(cmp):
     assert png_size(plots.to_bytes(fig, "png")) == (900, 300)
     axes = fig.axes
     assert [a.get_title() for a in axes] == ["MT-Bench", "ZebraLogic", "MATH500"]
-    assert [a.get_ylabel() for a in axes] == ["score", "%", "%"]
+    assert [a.get_ylabel() for a in axes] == ["score (1-10)", "cell accuracy (%)", "accuracy (%)"]
     assert "95% CI" in fig._suptitle.get_text()
     heights = [round(p.get_height(), 4) for p in axes[2].patches]
     assert heights == [16.6667, 50.0, 83.3333]  # MATH500: 1, 3, 5 of 6 right
