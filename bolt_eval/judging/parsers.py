@@ -7,6 +7,7 @@ A parser never guesses: text without a verdict in the official format is no verd
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -61,10 +62,73 @@ def parse_arena(reply: str) -> str | None:
     return label if label in ARENA_LABELS else None
 
 
+
+# WildBench (allenai/WildBench src/eval.py `parse_result`; the v2 judge prompts ask for one JSON
+# object). The official scorer json.loads the whole reply (newlines made spaces) under OpenAI's
+# JSON mode; judges without that mode wrap the object in prose or a ``` fence, so the objects in
+# the reply are decoded one by one (a trailing comma before "}", as in the v2 template's own
+# example, is allowed). Objects that disagree are no verdict.
+def _json_objects(reply: str) -> list[dict[str, Any]]:
+    text = reply.strip()
+    for candidate in (text.replace("\n", " "), re.sub(r",\s*}", "}", text.replace("\n", " "))):
+        try:
+            obj = json.loads(candidate)
+            return [obj] if isinstance(obj, dict) else []
+        except json.JSONDecodeError:
+            pass
+    found: list[dict[str, Any]] = []
+    decoder = json.JSONDecoder()
+    cleaned = re.sub(r",\s*}", "}", text)
+    i = cleaned.find("{")
+    while i != -1:
+        try:
+            obj, end = decoder.raw_decode(cleaned, i)
+        except json.JSONDecodeError:
+            i = cleaned.find("{", i + 1)
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+        i = cleaned.find("{", end)
+    return found
+
+
+def parse_wb_score(reply: str) -> dict[str, Any] | None:
+    """WB-Score: {"strengths", "weaknesses", "score"}; the score as the official
+    `float(r["score"])` reads it ("8" or 8), and only within 1-10."""
+    scores, kept = set(), None
+    for obj in _json_objects(reply):
+        if "score" not in obj or isinstance(obj["score"], bool):
+            continue
+        try:
+            value = float(str(obj["score"]).strip())
+        except ValueError:
+            return None
+        if not 1.0 <= value <= 10.0:
+            return None
+        scores.add(value)
+        kept = {"score": value, "strengths": obj.get("strengths"), "weaknesses": obj.get("weaknesses")}
+    return kept if len(scores) == 1 else None
+
+
+WB_CHOICES = ("A++", "A+", "A=B", "B+", "B++")
+
+
+def parse_wb_choice(reply: str) -> str | None:
+    """WB-Reward: the "choice" of the pairwise v2 prompt, one of A++ A+ A=B B+ B++
+    (batch_results_format.py); anything else, or objects that disagree, is no verdict."""
+    choices = {str(obj["choice"]).strip() for obj in _json_objects(reply) if "choice" in obj}
+    if len(choices) != 1:
+        return None
+    choice = choices.pop()
+    return choice if choice in WB_CHOICES else None
+
+
 PARSERS: dict[str, Parser] = {p.name: p for p in (
     Parser("rating", "1", parse_rating),
     Parser("pair", "1", parse_pair),
     Parser("arena", "1", parse_arena),
+    Parser("wb_score", "1", parse_wb_score),
+    Parser("wb_choice", "1", parse_wb_choice),
 )}
 
 # Replies that decline to judge. Matched only when no verdict was found.
