@@ -1,0 +1,102 @@
+"""Arena-Hard scoring against hand-computed cases and an independent small implementation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from bolt_eval.style_control import Battle, battles_from_games, bootstrap, fit, style_features
+
+PLAIN = {"tokens": 100, "headers": 0, "lists": 0, "bold": 0}
+
+
+def words(text):
+    return len(text.split())
+
+
+def test_style_features_ignore_fenced_code():
+    answer = ("# Title\n## Part\nSome **bold** and __also__ text.\n1. one\n2. two\n- dash\n* star\n"
+              "```\n# not a header\n- not a list\n**not bold**\n```\n")
+    assert style_features(answer, words) == {"tokens": len(answer.split()), "headers": 2, "lists": 4, "bold": 2}
+
+
+def test_battles_weights_and_orders():
+    # game 1: baseline is A; game 2: candidate is A
+    got = battles_from_games("q", "m", "B>>A", "A>B", PLAIN, PLAIN)
+    assert [b.outcome for b in got] == [1.0, 1.0, 1.0, 1.0]  # strong win x3, then a win
+    assert [b.outcome for b in battles_from_games("q", "m", "A=B", "B>>A", PLAIN, PLAIN)] == [0.5, 0.0, 0.0, 0.0]
+    assert battles_from_games("q", "m", None, "A=B", PLAIN, PLAIN)[0].outcome == 0.5
+    assert battles_from_games("q", "m", None, None, PLAIN, PLAIN) == []
+
+
+def reference_bt(outcomes):
+    """Independent: one candidate vs the baseline, no style. Minimise sklearn's objective
+    (0.5 |w|^2 + sum of log-losses) over w = (beta_candidate, beta_baseline) directly."""
+    rows = []
+    for o in outcomes:  # each battle twice; a tie as one baseline win and one candidate win
+        rows += [(1.0 if o == 0.0 else 0.0), (1.0 if o < 1.0 else 0.0)]
+    y = np.array(rows)
+
+    def loss(w):
+        t = math.log(10) * (w[1] - w[0])  # baseline +ln10, candidate -ln10
+        return 0.5 * (w @ w) + np.sum(np.logaddexp(0, t) - y * t)
+
+    w = minimize(loss, np.zeros(2), method="BFGS", options={"gtol": 1e-10}).x
+    return 1 / (1 + 10 ** (w[1] - w[0]))
+
+
+@pytest.mark.parametrize("outcomes", [[1.0] * 6 + [0.0] * 2, [1.0, 0.5, 0.5, 0.0], [0.0] * 5 + [1.0]])
+def test_bt_without_style_matches_an_independent_fit(outcomes):
+    battles = [Battle(f"q{i}", "m", o, PLAIN, PLAIN) for i, o in enumerate(outcomes)]
+    assert fit(battles, style="none").win_rate["m"] == pytest.approx(reference_bt(outcomes), abs=1e-5)
+
+
+def test_balanced_results_give_one_half():
+    battles = [Battle("q1", "m", 1.0, PLAIN, PLAIN), Battle("q2", "m", 0.0, PLAIN, PLAIN),
+               Battle("q3", "m", 0.5, PLAIN, PLAIN)]
+    assert fit(battles, style="none").win_rate["m"] == pytest.approx(0.5, abs=1e-9)
+
+
+def length_biased():
+    """The candidate wins exactly when its answer is the longer one."""
+    out = []
+    for i in range(40):
+        longer = i % 2 == 0
+        cand = {**PLAIN, "tokens": 300 if longer else 100}
+        out.append(Battle(f"q{i}", "m", 1.0 if longer else 0.0, cand, PLAIN))
+    # and a few wins that length does not explain
+    out += [Battle(f"r{i}", "m", 1.0, {**PLAIN, "tokens": 100}, PLAIN) for i in range(4)]
+    return out
+
+
+def test_length_control_explains_wins_by_length():
+    battles = length_biased()
+    raw = fit(battles, style="none").win_rate["m"]
+    controlled = fit(battles, style="length")
+    assert raw > 0.54 and controlled.style_coefs["tokens"] > 0  # longer answers win
+    # in the baseline's style (equal length) the candidate won 4 of 24: far below its raw rate
+    assert controlled.win_rate_parity["m"] < 0.3 < raw
+    # upstream's number sits at the average length gap of the battles: between the two regimes
+    assert controlled.win_rate_parity["m"] < controlled.win_rate["m"] < 1.0
+    assert fit(battles, style="none").win_rate_parity == fit(battles, style="none").win_rate
+
+
+def test_frozen_style_keeps_each_checkpoint_independent():
+    a = length_biased()
+    reference = fit(a, style="length").normalisation
+    alone = fit(a, style="length", frozen=reference).win_rate["m"]
+    b = [Battle(x.prompt, "other", 1.0 - x.outcome, x.candidate_style, x.baseline_style) for x in a]
+    together = fit(a + b, style="length", frozen=reference).win_rate
+    assert together["m"] == pytest.approx(alone, abs=1e-9)  # adding "other" moved nothing
+    assert together["other"] < 0.5
+
+
+def test_bootstrap_intervals_contain_the_estimate():
+    battles = length_biased()
+    point = fit(battles, style="length").win_rate["m"]
+    for cluster in (False, True):
+        lo, hi = bootstrap(battles, style="length", rounds=30, cluster=cluster)["m"]
+        assert lo < point < hi
