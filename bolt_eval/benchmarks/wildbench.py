@@ -91,11 +91,14 @@ class WildBench(Task):
         return out
 
     def score(self, sample: Sample, solutions: list[str]) -> dict[str, Any]:
-        return {}  # judged
+        """Judged; kept here are the task groups, so the run's records alone give the
+        headline's item weights (`item_weights` sees records, not samples)."""
+        return {"task_groups": sample.reference["groups"]}
 
     # -- aggregation -------------------------------------------------------------------------
 
-    def grades(self, sample: Sample, record: dict[str, Any]) -> list[float]:
+    @staticmethod
+    def grades(record: dict[str, Any]) -> list[float]:
         """The 1-10 grades of a sample's answers that have one (an empty answer: 1)."""
         out = []
         for o in record["outputs"]:
@@ -125,7 +128,7 @@ class WildBench(Task):
 
     def aggregate(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, Any]:
         groups = [s.reference["groups"] for s in samples]
-        grade = np.array([_mean([scoring.adjusted(g) for g in self.grades(s, r)]) for s, r in zip(samples, records)])
+        grade = np.array([_mean([scoring.adjusted(g) for g in self.grades(r)]) for s, r in zip(samples, records)])
         sc = scoring.Resampled(grade, groups)
         out: dict[str, Any] = {
             "wb_score_macro": _est(sc.estimate(lambda i: sc.macros(i)[:, 0])),
@@ -171,14 +174,15 @@ class WildBench(Task):
 
     def item_values(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
         """Per task, its WB-Score (mean over its graded answers); NaN when none is graded."""
-        return {s.id: _mean([scoring.adjusted(g) for g in self.grades(s, r)]) for s, r in zip(samples, records)}
+        return {r["id"]: _mean([scoring.adjusted(g) for g in self.grades(r)]) for r in records}
 
     def item_weights(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
         """Per task, its weight in the task macro (scoring.macro_weights over the graded tasks)."""
         values = self.item_values(samples, records)
-        graded = [s for s in samples if not np.isnan(values[s.id])]
-        weights = dict(zip([s.id for s in graded], scoring.macro_weights([s.reference["groups"] for s in graded])))
-        return {s.id: weights.get(s.id, 0.0) for s in samples}
+        graded = [r for r in records if not np.isnan(values[r["id"]])]
+        groups = [r["outputs"][0]["score"]["task_groups"] for r in graded]
+        weights = dict(zip([r["id"] for r in graded], scoring.macro_weights(groups)))
+        return {r["id"]: weights.get(r["id"], 0.0) for r in records}
 
 
 def _mean(xs: list[float]) -> float:
