@@ -67,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     jg.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of the judge")
     jg.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable with the judge's API key")
     jg.add_argument("--judge-concurrency", type=int, default=16, help="judge requests in flight")
-    jg.add_argument("--judge-max-new-tokens", type=int, default=2048)
-    jg.add_argument("--judge-parse-retries", type=int, default=2,
-                    help="fresh judge samples after a reply without a verdict, per run")
+    jg.add_argument("--judge-max-new-tokens", type=int, help="default 2048, or the suite's")
+    jg.add_argument("--judge-parse-retries", type=int,
+                    help="fresh judge samples after a reply without a verdict, per run (default 2, or the suite's)")
     jg.add_argument("--max-judge-failures", type=float, metavar="RATE",
                     help="fail the run when more than this share of judgments has no verdict (default 0)")
     jg.add_argument("--budget", type=float, metavar="USD", help="stop cleanly once this much is spent; re-run to continue")
@@ -246,19 +246,21 @@ def _judge_spec(args: argparse.Namespace, suite: Any) -> Any:
     from bolt_eval.judging.judge import JudgeSpec
     from bolt_eval.types import SamplingParams, UserError
 
-    model = args.judge_model or (suite.judge.model if suite and suite.judge else None)
+    from_suite = suite.judge if suite and suite.judge else None
+    model = args.judge_model or (from_suite.model if from_suite else None)
     if model is None:
         if args.judge_base_url or args.judge_backend:
             raise UserError("--judge-base-url and --judge-backend need --judge-model (the judge's model name)")
         return None
     local = model == "default" or Path(model).expanduser().exists()
-    backend = args.judge_backend or (suite.judge.backend if suite and suite.judge else None) or ("hf" if local else "openai")
+    backend = args.judge_backend or (from_suite.backend if from_suite else None) or ("hf" if local else "openai")
     return JudgeSpec(
         BackendSpec(backend, model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
                     concurrency=args.judge_concurrency, batch_size=args.batch_size, timeout_s=args.timeout,
                     max_retries=args.max_retries, device=args.device, dtype=args.dtype),
-        params=SamplingParams(temperature=0.0, max_new_tokens=args.judge_max_new_tokens),
-        parse_retries=args.judge_parse_retries,
+        params=SamplingParams(temperature=0.0, max_new_tokens=_first(
+            args.judge_max_new_tokens, from_suite.max_new_tokens if from_suite else None, 2048)),
+        parse_retries=_first(args.judge_parse_retries, from_suite.parse_retries if from_suite else None, 2),
     )
 
 

@@ -27,6 +27,8 @@ class SuiteJudge(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str
     backend: str | None = None
+    max_new_tokens: int | None = None
+    parse_retries: int | None = None
 
 
 class Suite(BaseModel):
