@@ -86,3 +86,10 @@ def mt_run(root: Path, label: str, grades: dict[str, tuple[int, int]], server: L
     judge = JudgeSpec(BackendSpec("openai", judge_model, base_url=server.base_url, concurrency=4, max_retries=0,
                                   timeout_s=5.0), parse_retries=0)
     return _run(root, label, "mt_bench", MT_SMOKE, answers, judge=judge, max_judge_failures=1.0, **kw)
+
+
+def smoke_command(out: Path) -> list[str]:
+    """The evaluation behind results/baselines/smoke/ (see its README.md); CI repeats it
+    and gates the result against the committed folders."""
+    return ["run", "--model", "default", "--suite", "smoke", "--label", "default", "--no-progress",
+            "--max-new-tokens", "128", "--judge-max-new-tokens", "128", "--judge-parse-retries", "0", "--out", str(out)]
