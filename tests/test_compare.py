@@ -147,7 +147,7 @@ def test_other_sampling_is_refused(tmp_path):
     root = tmp_path / "results"
     math_run(root, "short", {0}, n=3, max_new_tokens=256)
     math_run(root, "long", {0, 1}, n=3)
-    with pytest.raises(UserError, match=r"math500: sampling params \(sampling\): {\"max_new_tokens\": 512} \(long\) vs {\"max_new_tokens\": 256} \(short\)"):
+    with pytest.raises(UserError, match=r"math500: sampling params \(sampling\): {\"max_new_tokens\": 256} \(short\) vs {\"max_new_tokens\": 512} \(long\)"):
         compare(collect_runs([], root)[0])
 
 
