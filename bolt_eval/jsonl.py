@@ -20,7 +20,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         line = p.read_bytes()[: err.start].count(b"\n") + 1
         raise UserError(f"{p} line {line}: not valid UTF-8 (byte {err.start}); re-save the file as UTF-8") from err
     seen = False
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
         if not line.strip():
             continue
         place = f"{p} line {n}"

@@ -114,7 +114,7 @@ class Run:
             with open(self.samples_path, "r+b") as fh:
                 fh.truncate(len(keep))
         records: dict[str, dict[str, Any]] = {}
-        for n, line in enumerate(keep.decode("utf-8").splitlines(), start=1):
+        for n, line in enumerate(keep.decode("utf-8").split("\n")[:-1], start=1):  # U+2028 is not a line end
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:

@@ -57,3 +57,17 @@ def test_names_cannot_escape_the_results_root(tmp_path):
     assert "/" not in Store(tmp_path).run_id("../../x", "math500", "0" * 64)
     with pytest.raises(UserError, match="would escape the results root"):
         Store(tmp_path).open("../outside", manifest())
+
+
+def test_a_line_separator_inside_a_string_is_not_a_line_end(tmp_path):
+    from bolt_eval.jsonl import read_jsonl
+    from bolt_eval.store import Store
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"id": "a", "text": "one\u2028two"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [row["text"] for _, row in read_jsonl(path)] == ["one\u2028two"]
+    store = Store(tmp_path)
+    with store.open("r", {"config_hash": "h", "config": {}}) as run:
+        run.append({"id": "a", "text": "x\u2028y"})
+    with store.open("r", {"config_hash": "h", "config": {}}) as run:
+        assert run.records["a"]["text"] == "x\u2028y"
