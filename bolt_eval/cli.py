@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fail the run when more than this share of judgments has no verdict (default 0)")
     jg.add_argument("--budget", type=float, metavar="USD", help="stop cleanly once this much is spent; re-run to continue")
     jg.add_argument("--prices", help="price table (USD per million tokens), default tasks/prices.yaml")
+    ah = run.add_argument_group("Arena-Hard")
+    ah.add_argument("--baseline-answers", help="baseline answers file(s), comma-separated, instead of the official ones")
+    ah.add_argument("--style", choices=["both", "length", "markdown", "none"], help="style control (default both)")
+    ah.add_argument("--style-tokenizer", help="length feature tokenizer: tiktoken:o200k_base (default, upstream's), "
+                                              "hf:NAME_OR_PATH, default or words")
+    ah.add_argument("--freeze-style", metavar="SUMMARY_JSON",
+                    help="take the style normalisation and coefficients from a reference run's summary.json")
+    ah.add_argument("--bootstrap-rounds", type=int, help="bootstrap rounds of the fit (default 100)")
+    ah.add_argument("--cluster-bootstrap", action="store_true", help="resample prompts, not battles")
     jg.add_argument("--dry-run", action="store_true",
                     help="print the generations and judge calls still to make, their tokens and cost; call nothing")
     run.set_defaults(func=cmd_run)
@@ -287,14 +296,32 @@ def _task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any], An
         raise UserError("give exactly one of --tasks NAME[,NAME...] or --suite NAME")
     if args.suite:
         suite = load_suite(args.suite)
-        specs = [TaskSpec(t.name, t.data, t.limit) for t in suite.tasks]
+        specs = [TaskSpec(t.name, t.data, t.limit, dict(t.options)) for t in suite.tasks]
         sampling = dict(suite.sampling)
     else:
         suite = None
         specs = [TaskSpec(n.strip()) for n in args.tasks.split(",") if n.strip()]
         sampling = {}
     data = _data_map(args.data, [s.name for s in specs])
-    return [TaskSpec(s.name, data.get(s.name, s.data), args.limit or s.limit) for s in specs], sampling, suite
+    flags = {k: getattr(args, k) for k in TASK_OPTION_FLAGS if getattr(args, k) not in (None, False)}
+    out = []
+    for s in specs:
+        accepted = benchmarks_options(s.name)
+        out.append(TaskSpec(s.name, data.get(s.name, s.data), args.limit or s.limit,
+                            {**s.options, **{k: v for k, v in flags.items() if k in accepted}}))
+    unused = sorted(k for k in flags if not any(k in benchmarks_options(s.name) for s in specs))
+    if unused:
+        raise UserError(f"--{unused[0].replace('_', '-')} applies to none of the selected tasks")
+    return out, sampling, suite
+
+
+TASK_OPTION_FLAGS = ("baseline_answers", "style", "style_tokenizer", "freeze_style", "bootstrap_rounds", "cluster_bootstrap")
+
+
+def benchmarks_options(name: str) -> tuple[str, ...]:
+    from bolt_eval.registry import benchmarks
+
+    return benchmarks.get(name).OPTIONS
 
 
 def _data_map(values: list[str], names: list[str]) -> dict[str, str]:

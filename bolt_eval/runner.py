@@ -39,6 +39,7 @@ class TaskSpec:
     name: str
     data: str | None = None
     limit: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # task-specific (Task.OPTIONS)
 
 
 @dataclass
@@ -100,7 +101,7 @@ def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[st
     judges: dict[str, Judge] = {}
     plans = []
     for spec in cfg.tasks:
-        task: Task = benchmarks.get(spec.name)(data=spec.data)
+        task: Task = benchmarks.get(spec.name)(data=spec.data, **spec.options)
         dataset = task.load()
         config: dict[str, Any] = {
             "task": task.name, "task_version": task.version,
@@ -109,6 +110,8 @@ def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[st
             "backend": identity, "sampling": cfg.sampling.to_dict(), "thoughts": cfg.thoughts,
         }
         generation_hash = config_hash(config)
+        if spec.options:  # they change scoring, not answers: a new run that reuses the answers
+            config["task_options"] = dict(sorted(spec.options.items()))
         judge, templates = None, {}
         if task.official_judge:
             assert ledger is not None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -193,3 +194,49 @@ def bootstrap(battles: Sequence[Battle], style: str = "both", rounds: int = 100,
         for m, r in result.win_rate.items():
             samples.setdefault(m, []).append(r)
     return {m: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for m, v in samples.items()}
+
+
+def token_counter(spec: str) -> Callable[[str], int]:
+    """The tokenizer of the length feature, one for candidate and baseline alike:
+    `tiktoken:ENCODING` (upstream's: o200k_base, gpt-4o's), `hf:NAME_OR_PATH` (a transformers
+    tokenizer), `default` (the embedded default model's) or `words` (whitespace split)."""
+    from bolt_eval.types import UserError
+
+    kind, _, name = spec.partition(":")
+    try:
+        if kind == "tiktoken":
+            import tiktoken
+
+            enc = tiktoken.get_encoding(name or "o200k_base")
+            return lambda text: len(enc.encode(text, disallowed_special=()))
+        if kind in ("hf", "default"):
+            from transformers import AutoTokenizer
+
+            from bolt_eval.models import default_model_dir
+
+            tok = AutoTokenizer.from_pretrained(str(default_model_dir()) if kind == "default" else name)
+            return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
+    except Exception as err:  # noqa: BLE001 - any failure to load is the user's to fix
+        raise UserError(f"--style-tokenizer {spec}: cannot load it ({type(err).__name__}: {err}). Offline, "
+                        "use 'default' (the embedded model's tokenizer), 'hf:/path/to/tokenizer' or 'words'") from err
+    if kind == "words":
+        return lambda text: len(text.split())
+    raise UserError(f"--style-tokenizer {spec}: write tiktoken:ENCODING, hf:NAME_OR_PATH, default or words")
+
+
+def load_normalisation(path: Path) -> Normalisation:
+    """Frozen style normalisation and coefficients: a reference run's summary.json (its
+    headline category) or a JSON {"mean", "std", "coefs"}."""
+    import json
+
+    from bolt_eval.types import UserError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if "by_category" in data.get("metrics", {}):
+            m = data["metrics"]
+            data = m["by_category"][m["headline_category"]]["normalisation"]
+        return Normalisation(tuple(data["mean"]), tuple(data["std"]),
+                             tuple(data["coefs"]) if data.get("coefs") is not None else None)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"--freeze-style {path}: not a run summary or a {{mean, std, coefs}} JSON ({err})") from err

