@@ -150,7 +150,7 @@ def _check(task: str, base: RunData, cand: RunData, config: GateConfig) -> Check
     margin = rule.margin if rule.margin is not None else DEFAULT_MARGIN.get(task, UNIT_MARGIN.get(cand.unit, 2.0))
     delta = paired(base, cand, config.rounds, config.seed, config.alpha)
     cov = cand.summary.get("coverage")
-    parsed = PARSED_RATE[task](cand.summary["metrics"]) if task in PARSED_RATE else None
+    parsed = _parsed_rate(task, cand)
     check = Check(task, cand.unit, _f(base.headline["mean"]) * k, _f(cand.headline["mean"]) * k, delta, rule, margin,
                   cov["rate"] if cov else None, parsed)
     if not math.isnan(delta.mean):
@@ -168,6 +168,17 @@ def _check(task: str, base: RunData, cand: RunData, config: GateConfig) -> Check
     if parsed is not None and parsed < rule.min_parsed - 1e-12:
         check.failures.append(f"low coverage: {parsed:.0%} of answers parsed < min_parsed {rule.min_parsed:.0%}")
     return check
+
+
+def _parsed_rate(task: str, run: RunData) -> float | None:
+    """Share of answers the scorer could read, for tasks that report it."""
+    if task not in PARSED_RATE:
+        return None
+    try:
+        return PARSED_RATE[task](run.summary["metrics"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{run.dir / 'summary.json'}: metrics lack the parse rate ({err}); "
+                        "re-run the same command to re-aggregate it") from err
 
 
 def _f(x: Any) -> float:
