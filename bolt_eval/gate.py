@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bolt_eval import stats
 from bolt_eval.comparing import collect_runs
 from bolt_eval.comparing.comparable import differences
-from bolt_eval.comparing.runs import RunData, display_name, task_order
+from bolt_eval.comparing.runs import RunData, attach_items, display_name, task_order
 from bolt_eval.comparing.table import paired, scale
 from bolt_eval.types import UserError
 
@@ -129,22 +129,30 @@ def _one_per_task(runs: list[RunData], side: str) -> dict[str, RunData]:
 
 
 def gate(baseline: list[str], candidate: list[str], config: GateConfig) -> GateResult:
-    base = _one_per_task(collect_runs(baseline)[0], "baseline")
-    cand = _one_per_task(collect_runs(candidate)[0], "candidate")
+    base = _one_per_task(collect_runs(baseline, with_items=False)[0], "baseline")
+    cand = _one_per_task(collect_runs(candidate, with_items=False)[0], "candidate")
     missing = sorted(set(base) - set(cand))
     if missing:
         raise UserError(f"--candidate has no run of {', '.join(missing)} (the baseline has); evaluate it first")
     notes = [f"{t}: not gated, the baseline has no run of it" for t in sorted(set(cand) - set(base))]
+    for t in base:  # per-item values only for the benchmarks gated
+        attach_items(base[t])
+        attach_items(cand[t])
     problems = [f"{t}: {d}" for t in task_order(set(base)) for d in differences([base[t], cand[t]])]
     if problems:
         raise UserError("baseline and candidate differ in more than the model, so the gate cannot compare them:\n  "
                         + "\n  ".join(problems) + "\nre-run the candidate alike, or refresh the baseline "
                         "(a deliberate scoring change: see README, 'Comparing runs and the regression gate')")
     checks = [_check(t, base[t], cand[t], config) for t in task_order(set(base))]
+    notes += [f"{t}: Δ is on {cand[t].paired_metric} (the headline is not an item mean)"
+              for t in task_order(set(base)) if cand[t].paired_metric]
     return GateResult(checks, notes, config.alpha)
 
 
 def _check(task: str, base: RunData, cand: RunData, config: GateConfig) -> Check:
+    for run in (base, cand):
+        if run.no_items:
+            raise UserError(f"{run.dir}: {task} cannot be gated: {run.no_items}")
     rule = config.rule(task)
     k = scale(cand.unit)
     margin = rule.margin if rule.margin is not None else DEFAULT_MARGIN.get(task, UNIT_MARGIN.get(cand.unit, 2.0))

@@ -235,7 +235,7 @@ def test_bad_input_names_the_place_and_the_fix(root, tmp_path, capsys):
     stale = tmp_path / "stale" / src.name
     shutil.copytree(src, stale)
     summary = json.loads((stale / "summary.json").read_text())
-    summary["headline"]["mean"] = 0.5
+    summary["headline"]["mean"] = summary["metrics"]["accuracy"]["mean"] = 0.5
     (stale / "summary.json").write_text(json.dumps(summary))
     code, _, err = cli(capsys, "compare", str(stale))
     assert code == 2 and "summary.json says accuracy = 0.5 but samples.jsonl gives 0.666667" in err

@@ -19,13 +19,14 @@ __all__ = ["Filters", "RunData", "collect_runs", "load_run"]
 
 
 def collect_runs(paths: list[str], root: str | Path = "results", filters: Filters = Filters(),
-                 rows: list[str] | None = None) -> tuple[list[RunData], list[str]]:
+                 rows: list[str] | None = None, with_items: bool = True) -> tuple[list[RunData], list[str]]:
     """The runs to compare and notes on what was left out.
 
     `paths` are run folders or folders of runs (e.g. results/baselines/smoke), kept in the
     order given; without paths, every finished run under `root` that matches `filters`,
     ordered by when each model was first evaluated (a training run's stages in order).
-    `rows` picks models by label and sets their order."""
+    `rows` picks models by label and sets their order. `with_items=False` leaves the
+    per-item values to the caller (`runs.attach_items`), e.g. for the runs it will use."""
     notes: list[str] = []
     folders: list[Path] = []
     for p in map(Path, paths):
@@ -39,7 +40,7 @@ def collect_runs(paths: list[str], root: str | Path = "results", filters: Filter
             raise UserError(f"{p}: no such run folder (expected a folder with manifest.json, or a folder of runs)")
     if not paths:
         folders, notes = discover(root, filters)
-    runs = [load_run(f) for f in folders]
+    runs = [load_run(f, with_items) for f in folders]
     if filters.tasks:
         runs = [r for r in runs if r.task in filters.tasks]
     if not paths:

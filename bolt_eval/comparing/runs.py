@@ -42,6 +42,8 @@ class RunData:
     summary: dict[str, Any]
     values: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    no_items: str | None = None  # why there are no per-item values (no paired delta then)
+    paired_metric: str | None = None  # the summary metric the items rebuild, when not the headline
 
     @property
     def label(self) -> str:
@@ -78,8 +80,15 @@ def load_run(folder: str | Path, with_items: bool = True) -> RunData:
         if key not in summary:
             raise UserError(f"{folder / 'summary.json'}: field {key!r} missing; re-run the evaluation to rewrite it")
     run = RunData(folder, manifest, summary)
-    if with_items:
+    return attach_items(run) if with_items else run
+
+
+def attach_items(run: RunData) -> RunData:
+    """Fill in the run's per-item values (or why it has none)."""
+    try:
         run.values, run.weights = item_values(run)
+    except NotImplementedError as err:
+        run.no_items = str(err)
     return run
 
 
@@ -87,7 +96,8 @@ def item_values(run: RunData) -> tuple[dict[str, float], dict[str, float]]:
     """(values, weights) per item from the run's records, checked against its summary."""
     from bolt_eval.registry import benchmarks
 
-    task = benchmarks.get(run.task)()
+    config = run.manifest.get("config", {})
+    task = benchmarks.get(run.task)(**config.get("task_options", {}))
     records = list(Store(run.dir.parent).peek(run.dir.name).values())
     judgments = None
     if run.summary.get("coverage") is not None:
@@ -100,9 +110,14 @@ def item_values(run: RunData) -> tuple[dict[str, float], dict[str, float]]:
                                 "re-run the same command to judge it")
             for output, judged in zip(r["outputs"], judgments[r["id"]], strict=True):
                 output["judgments"] = judged
-    samples = [Sample(r["id"], ()) for r in records]
-    values, weights = task.item_values(samples, records), task.item_weights(samples, records)
-    _check_headline(run, values, weights)
+    try:  # most tasks read only the ids of the samples
+        samples = [Sample(r["id"], ()) for r in records]
+        values, weights = task.item_values(samples, records), task.item_weights(samples, records)
+    except (KeyError, AttributeError, TypeError):  # others need them whole: the run's own data
+        by_id = {s.id: s for s in _data_samples(run, task)}
+        samples = [by_id[r["id"]] for r in records]
+        values, weights = task.item_values(samples, records), task.item_weights(samples, records)
+    run.paired_metric = _check_headline(run, values, weights)
     return values, weights
 
 
@@ -129,27 +144,59 @@ def _data_ids(run: RunData) -> list[str]:
     """Sample ids of the run's local data file, in order, when it is still the same file."""
     from bolt_eval.registry import benchmarks
 
+    config = run.manifest.get("config", {})
+    return [s.id for s in _data_samples(run, benchmarks.get(run.task)(**config.get("task_options", {})))]
+
+
+def _data_samples(run: RunData, task: Any) -> list[Sample]:
+    """The samples of the run's local data file, when it still loads to the recorded hash."""
     data = run.manifest.get("config", {}).get("data", {})
     source = str(data.get("source", ""))
     path = Path(source[len("file:"):]) if source.startswith("file:") else None
-    if path is None or not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != data.get("sha256"):
-        raise UserError(f"{run.dir}: samples.jsonl holds more samples than the summary covers and the data "
-                        f"({source or 'unknown source'}) is not a local file with the recorded hash; "
-                        "evaluate into a fresh --out folder to compare this run")
-    return [s.id for s in benchmarks.get(run.task)(data=str(path)).load().samples]
+    dataset = None
+    if path is not None and path.is_file():
+        task.data = str(path)
+        dataset = task.load()
+    if dataset is None or dataset.sha256 != data.get("sha256"):
+        raise UserError(f"{run.dir}: pairing its items needs the run's data ({source or 'unknown source'}), "
+                        "which is not a local file with the recorded hash here; compare on the machine that "
+                        "holds it, or evaluate into a fresh --out folder")
+    return list(dataset.samples)
 
 
-def _check_headline(run: RunData, values: dict[str, float], weights: dict[str, float]) -> None:
-    """The items must rebuild the summary's headline; if not, the summary is stale."""
+def _check_headline(run: RunData, values: dict[str, float], weights: dict[str, float]) -> str | None:
+    """The items must rebuild the summary's headline (then None), or, for a headline that is
+    not an item mean (Arena-Hard's style-controlled fit), another metric of the summary,
+    whose path is returned so tables can say what the paired delta is on. Else the summary
+    is stale."""
     from bolt_eval.stats import weighted_ratio
 
     ids = list(values)
     rebuilt = weighted_ratio([values[i] for i in ids], [weights.get(i, 0.0) for i in ids])
     stored = run.headline["mean"]
-    both_nan = math.isnan(rebuilt) and (stored is None or (isinstance(stored, float) and math.isnan(stored)))
-    if not both_nan and not (stored is not None and abs(rebuilt - float(stored)) <= 1e-5):
-        raise UserError(f"{run.dir}: summary.json says {run.headline['metric']} = {stored} but samples.jsonl gives "
-                        f"{rebuilt:.6f}; the summary is stale: re-run the same command to re-aggregate it")
+    if _same(rebuilt, stored):
+        return None
+    for path, est in _estimates(run.summary.get("metrics", {}), "metrics"):
+        other = path.rsplit(".", 1)[-1] != run.headline["metric"]  # a stale copy of the headline is no way out
+        if other and _same(rebuilt, est.get("mean")) and not math.isnan(rebuilt):
+            return path
+    raise UserError(f"{run.dir}: summary.json says {run.headline['metric']} = {stored} but samples.jsonl gives "
+                    f"{rebuilt:.6f}; the summary is stale: re-run the same command to re-aggregate it")
+
+
+def _same(a: float, b: Any) -> bool:
+    if b is None or (isinstance(b, float) and math.isnan(b)):
+        return math.isnan(a)
+    return abs(a - float(b)) <= 1e-5
+
+
+def _estimates(node: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every {mean, lo, hi} in a summary's metrics, with its dotted path."""
+    if not isinstance(node, dict):
+        return []
+    if "mean" in node and "lo" in node:
+        return [(path, node)]
+    return [x for k, v in node.items() for x in _estimates(v, f"{path}.{k}")]
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ def compare(runs: list[RunData], baseline: str | None = None, allow_mixed: bool 
     _check_mixed(cmp, by_key, allow_mixed)
     for (label, task), run in by_key.items():
         cmp.cells[(label, task)] = _cell(run, by_key.get((base, task)), allow_mixed, rounds, seed)
+    cmp.notes += _pairing_notes(list(by_key.values()))
     for task in tasks:
         judge = substitute_judge([r for (_, t), r in by_key.items() if t == task])
         if judge:
@@ -133,8 +134,17 @@ def _cell(run: RunData, base: RunData | None, allow_mixed: bool, rounds: int, se
                 status=run.status, run_dir=str(run.dir))
     if base is not None and base is not run:
         cell.mixed = allow_mixed and bool(differences([base, run]))
-        cell.delta = paired(base, run, rounds, seed)
+        if not (base.no_items or run.no_items):
+            cell.delta = paired(base, run, rounds, seed)
     return cell
+
+
+def _pairing_notes(runs: list[RunData]) -> list[str]:
+    """Say where a delta is missing or is not on the headline itself."""
+    notes = {f"{r.task}: no paired deltas ({r.no_items})" for r in runs if r.no_items}
+    notes |= {f"{r.task}: Δ is on {r.paired_metric}, the item mean behind the headline "
+              f"{r.headline['metric']} (which is not an item mean)" for r in runs if r.paired_metric}
+    return sorted(notes)
 
 
 def paired(base: RunData, cand: RunData, rounds: int = 1000, seed: int = 0, alpha: float = 0.05) -> stats.Estimate:
