@@ -246,3 +246,11 @@ def test_bad_input_names_the_place_and_the_fix(root, tmp_path, capsys):
     shutil.copytree(src, dup / "y")
     code, _, err = cli(capsys, "compare", str(dup / "x"), str(dup / "y"))
     assert code == 2 and "two runs of model 'ckpt-b' on math500" in err
+
+
+def test_a_task_without_item_values_gets_no_delta_and_a_note(root):
+    runs, _ = collect_runs([], root, Filters(tasks=("math500",)))
+    runs[1].no_items = "math500 has no item_values"
+    out = compare(runs)
+    assert out.cells[("ckpt-b", "math500")].delta is None and out.cells[("ckpt-c", "math500")].delta is not None
+    assert "math500: no paired deltas (math500 has no item_values)" in out.notes
