@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the generations and judge calls still to make, their tokens and cost; call nothing")
     run.set_defaults(func=cmd_run)
 
+    af = sub.add_parser("arena-fit", help="fit several Arena-Hard runs together against their baseline (one table)")
+    af.add_argument("runs", nargs="+", help="run folders (one per checkpoint, each with its own --label)")
+    af.add_argument("--style", default="both", choices=["both", "length", "markdown", "none"])
+    af.add_argument("--bootstrap-rounds", type=int, default=100)
+    af.set_defaults(func=cmd_arena_fit)
+
     zebra = sub.add_parser("zebra", help="ZebraLogic puzzle tools").add_subparsers(dest="zebra_command", required=True)
     gen = zebra.add_parser("generate", help="write seeded puzzles with proven unique solutions (official schema)")
     gen.add_argument("--sizes", default="all", help="e.g. 2x2,3x4 (houses x attributes, 2..6), or 'all'")
@@ -181,6 +187,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(Path(path), text)
     return result.exit_code
+
+
+def cmd_arena_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bolt_eval.arena_joint import joint_table
+
+    print(joint_table([Path(r) for r in args.runs], args.style, args.bootstrap_rounds))
+    return 0
 
 
 def cmd_zebra_generate(args: argparse.Namespace) -> int:

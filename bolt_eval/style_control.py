@@ -156,6 +156,8 @@ def _bt(battles: Sequence[Battle], z: np.ndarray, models: list[str], gamma: np.n
         offset = np.concatenate([-z @ gamma] * 2) if len(gamma) else np.zeros(2 * n)
         return _fit_with_offset(X, y, offset)
     X = np.vstack([np.hstack([x, -z])] * 2)
+    if len(set(y)) < 2:  # one side won every battle: scikit-learn refuses; the penalised optimum exists
+        return _fit_with_offset(X, y, np.zeros(2 * n))
     return LogisticRegression(fit_intercept=False, max_iter=1000).fit(X, y).coef_[0]
 
 

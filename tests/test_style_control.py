@@ -100,3 +100,10 @@ def test_bootstrap_intervals_contain_the_estimate():
     for cluster in (False, True):
         lo, hi = bootstrap(battles, style="length", rounds=30, cluster=cluster)["m"]
         assert lo < point < hi
+
+
+def test_a_clean_sweep_still_fits():
+    """sklearn refuses one class; the same penalised objective still has an optimum."""
+    losses = [Battle(f"q{i}", "m", 0.0, PLAIN, PLAIN) for i in range(5)]
+    assert fit(losses, style="none").win_rate["m"] == pytest.approx(reference_bt([0.0] * 5), abs=1e-5)
+    assert fit(losses, style="none").win_rate["m"] < 0.1

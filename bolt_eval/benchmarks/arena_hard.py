@@ -95,8 +95,9 @@ class ArenaHard(Task):
 
     # data ---------------------------------------------------------------------------------
     def official_rows(self) -> tuple[Rows, str, str]:
-        path = self._published(f"data/{self.bench}/question.jsonl", f"{self.bench}-question.jsonl")
-        return list(read_jsonl(path)), f"file:{path}", file_sha256(path)
+        rel = f"data/{self.bench}/question.jsonl"
+        path = self._published(rel, f"{self.bench}-question.jsonl")
+        return list(read_jsonl(path)), f"url:{UPSTREAM}/{rel}", file_sha256(path)
 
     def _published(self, rel: str, name: str) -> Path:
         path = fetch(f"{UPSTREAM}/{rel}", name)

@@ -121,3 +121,37 @@ def test_default_model_as_candidate_and_judge(tmp_path):
     [run] = (tmp_path / "r").glob("default--arena_hard--*")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["tokens"]["judge"]["calls"] == 4 and manifest["config"]["task_options"]["style_tokenizer"] == "default"
+
+
+def test_checkpoints_fitted_together(tmp_path, answers):
+    """Two checkpoints: one the scripted judge likes as above, one it always rates below the
+    baseline. The joint fit ranks them, and matches style_control.fit on their battles."""
+    from bolt_eval.arena_joint import joint_table, run_battles
+    from bolt_eval.style_control import fit
+
+    worse = tmp_path / "worse.jsonl"
+    worse.write_text(answers.read_text().replace("CAND-", "WORSE-"))
+
+    def judge(body):
+        text = body["messages"][-1]["content"]
+        if "WORSE-" not in text:
+            return scripted(body)
+        a_part = text.split("<|The End of Assistant A's Answer|>")[0]
+        return "[[B>>A]]" if "WORSE-" in a_part else "[[A>>B]]"  # the baseline always wins
+
+    folders = []
+    with LoopbackServer(judge) as server:
+        for label, path in (("good", answers), ("worse", worse)):
+            j = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4), parse_retries=0)
+            cfg = EvalConfig(tasks=[TaskSpec("arena_hard", str(SMOKE), options={
+                "baseline_answers": str(BASELINE), "style_tokenizer": "words", "bootstrap_rounds": 10})],
+                backend=BackendSpec("replay", str(path)), thoughts="think", judge=j, label=label,
+                out=str(tmp_path / "results"), progress=False, max_judge_failures=0.2)
+            folders.append(evaluate(cfg)[0].dir)
+    table = joint_table(folders, style="none", rounds=10)
+    lines = [line for line in table.splitlines() if line.startswith("| good") or line.startswith("| worse")]
+    assert [line.split("|")[1].strip() for line in lines] == ["good", "worse"]
+    battles = [b for f in folders for b in run_battles(f)[2]]
+    expected = fit(battles, style="none").win_rate
+    assert f"{100 * expected['good|hard_prompt']:.1f}" in lines[0]
+    assert expected["worse|hard_prompt"] < 0.05 < expected["good|hard_prompt"]
