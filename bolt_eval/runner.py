@@ -263,6 +263,7 @@ def _generate_chunk(chunk: list[Sample], task: Task, backend: Any, base: Samplin
 
 def _messages(sample: Sample, history: list[tuple[str, Completion]], prompt: str) -> tuple[Message, ...]:
     msgs: list[Message] = [{"role": "system", "content": sample.system}] if sample.system else []
+    msgs += sample.history
     for user, c in history:
         msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": c.text}]
     return tuple(msgs + [{"role": "user", "content": prompt}])

@@ -79,6 +79,7 @@ class Sample:
     turns: tuple[str, ...]
     reference: dict[str, Any] = field(default_factory=dict)
     system: str | None = None
+    history: tuple[Message, ...] = ()  # a recorded conversation the first turn continues (WildBench)
 
 
 @dataclass(frozen=True)

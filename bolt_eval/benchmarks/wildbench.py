@@ -68,7 +68,7 @@ class WildBench(Task):
         return sample.turns[turn]
 
     def template_text(self) -> str:
-        return data.CONTINUATION
+        return "{earlier turns as chat messages}{user query}"  # the conversation as recorded
 
     def judge_templates(self) -> dict[str, Template]:
         return templates.load()

@@ -34,11 +34,6 @@ EMPTY = "[This model response is empty.]"
 # Generation: a single user message. The runner sends a sample's turns one by one after the
 # model's own answers, so an earlier conversation (its assistant turns written by someone
 # else) is given inside the message, in the judge's own transcript form.
-CONTINUATION = ("This message continues an earlier conversation between a user and an AI "
-                "assistant, reproduced below.\n\n{history}Reply as the assistant to the user's "
-                "latest message:\n\n{query}")
-
-
 def shorten(text: str, k: int = MAX_WORDS) -> str:
     """The official truncation: more than k space-separated words -> the first k + '... (truncated)'."""
     if k > 0 and len(text.split(" ")) > k:
@@ -107,8 +102,8 @@ def to_sample(row: dict[str, Any], place: str) -> Sample:
     if not (isinstance(refs, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in refs.items())):
         raise UserError(f"{place}: field 'reference_outputs' must map reference model names to answers (strings)")
     history, query = history_text(conv), conv[-1]["content"]
-    prompt = CONTINUATION.format(history=history, query=query) if history else query
-    return Sample(sid, (prompt,), {
+    earlier = tuple({"role": t["role"], "content": t["content"]} for t in conv[:-1])
+    return Sample(sid, (query,), history=earlier, reference={
         "history": history, "user_query": query, "checklist": list(checklist),
         "primary_tag": primary, "secondary_tags": list(secondary), "groups": list(groups_of(primary, secondary)),
         "references": dict(sorted(refs.items())),

@@ -132,7 +132,20 @@ def test_multi_turn_history_as_the_judge_sees_it():
     assert s.reference["history"] == "USER: Write a Python function that reverses a string.\n\n" \
                                      "ASSISTANT: def rev(s):\n    return s[::-1]\n\n"
     assert s.reference["user_query"] == "Now make it also remove spaces before reversing."
-    assert s.turns[0].endswith("Now make it also remove spaces before reversing.") and "ASSISTANT: def rev" in s.turns[0]
+    # the candidate gets the recorded conversation as chat messages, then the query
+    assert s.turns == ("Now make it also remove spaces before reversing.",)
+    assert s.history == ({"role": "user", "content": "Write a Python function that reverses a string."},
+                         {"role": "assistant", "content": "def rev(s):\n    return s[::-1]"})
+
+
+def test_the_candidate_sees_the_history_as_messages(tmp_path):
+    from bolt_eval.runner import _messages
+
+    task = benchmarks.get("wildbench")(data=str(FIXTURE))
+    s = {x.id: x for x in task.load().samples}["wbfx-012"]
+    msgs = _messages(s, [], task.prompt(s, 0))
+    assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
+    assert msgs[-1]["content"] == "Now make it also remove spaces before reversing."
 
 
 def test_official_templates_from_the_cache(tmp_path, monkeypatch):
