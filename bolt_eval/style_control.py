@@ -1,21 +1,25 @@
 """Arena-Hard scoring: battles, style features and a Bradley-Terry fit with style control.
 
-Follows arena-hard-auto (show_result.py, utils_math.py, utils/add_markdown_info.py):
+Follows arena-hard-auto (show_result.py, utils/math_utils.py, utils/add_markdown_info.py):
 
 - A judged prompt gives two games (baseline as A, then candidate as A). Each game with a
   verdict is one battle of candidate vs baseline, repeated `weight` (3) times for a strong
   verdict ("A>>B"/"B>>A"); a tie is a tie.
 - Style features of an answer, after removing fenced code blocks: token length, markdown
   headers (h1-h6), list items (ordered + unordered), bold spans (** and __).
-- Each feature enters as the normalised difference (a - b) / (a + b + 1) between the two
-  answers of a battle, then standardised over the battles (z-score).
-- The fit is a logistic regression without intercept (scikit-learn's defaults otherwise, as
-  upstream) on +-ln(10) model indicators plus the style columns; every battle is counted
-  twice, a tie as one win for each side. The style-controlled win rate against the
-  baseline is sigmoid(ln 10 * (beta_model - beta_baseline)), upstream's number: the style
-  terms drop out, which (the columns being centred) puts it at the pool's *average* style
-  difference. `win_rate_parity` adds the style terms at a zero difference instead: the
-  win rate if the model wrote in the baseline's style.
+- Features as upstream's current show_result.py defines them: the normalised length
+  difference (a - b) / (a + b), and for each markdown count the density difference
+  (da - db) / (da + db + 1) with density = count / tokens; each standardised over the
+  battles (z-score).
+- The fit is an unpenalised logistic regression without intercept (Bradley-Terry, as
+  upstream's `bt` loss) on model indicators plus the style columns; a tie is half a win,
+  written as every battle twice and a tie as one win for each side. The style-controlled
+  win rate against the baseline is sigmoid(ln 10 * (beta_model - beta_baseline)),
+  upstream's number: the style terms drop out, which (the columns being centred) puts it at
+  the pool's *average* style difference. `win_rate_parity` adds the style terms at a zero
+  difference instead: the win rate if the model wrote in the baseline's style.
+  Upstream reports the bootstrap median with a 90% interval; here the full-data fit with a
+  95% interval.
 - Bootstrap: resample battles (upstream's way) or whole prompts (`cluster=True`), refit.
 
 `frozen` takes the standardisation (mean, std) and optionally the style coefficients from a
@@ -26,8 +30,8 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -94,12 +98,21 @@ class Fit:
 
 
 def style_matrix(battles: Sequence[Battle], features: Sequence[str]) -> np.ndarray:
-    """(battles x features) normalised differences, candidate minus baseline."""
+    """(battles x features), candidate vs baseline, as upstream's current show_result.py:
+    length (a - b) / (a + b); a markdown count as a density (count / tokens), then
+    (da - db) / (da + db + 1)."""
     if not features:
         return np.zeros((len(battles), 0))
-    a = np.array([[b.candidate_style[f] for f in features] for b in battles], dtype=float)
-    b = np.array([[b.baseline_style[f] for f in features] for b in battles], dtype=float)
-    return (a - b) / (a + b + 1.0)
+    a = np.array([[b.candidate_style[f] for f in ("tokens", *features)] for b in battles], dtype=float)
+    b = np.array([[b.baseline_style[f] for f in ("tokens", *features)] for b in battles], dtype=float)
+    out = []
+    for j, f in enumerate(features, start=1):
+        if f == "tokens":
+            out.append((a[:, 0] - b[:, 0]) / np.maximum(a[:, 0] + b[:, 0], 1.0))
+        else:
+            da, db = a[:, j] / np.maximum(a[:, 0], 1.0), b[:, j] / np.maximum(b[:, 0], 1.0)
+            out.append((da - db) / (da + db + 1.0))
+    return np.stack(out, axis=1)
 
 
 def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | None = None) -> Fit:
@@ -141,7 +154,7 @@ def _bt(battles: Sequence[Battle], z: np.ndarray, models: list[str], gamma: np.n
     """Coefficients [models..., baseline, style...] (or without style when `gamma` is fixed).
     Upstream's layout: baseline as model_a (+ln 10), candidate as model_b (-ln 10), y = 1
     when model_a wins, style columns model_a minus model_b; every battle twice, a tie as
-    one win for each side; scikit-learn's L2 (C = 1), no intercept."""
+    one win for each side; no penalty, no intercept."""
     from sklearn.linear_model import LogisticRegression
 
     index = {m: i for i, m in enumerate(models)}
@@ -156,21 +169,21 @@ def _bt(battles: Sequence[Battle], z: np.ndarray, models: list[str], gamma: np.n
         offset = np.concatenate([-z @ gamma] * 2) if len(gamma) else np.zeros(2 * n)
         return _fit_with_offset(X, y, offset)
     X = np.vstack([np.hstack([x, -z])] * 2)
-    if len(set(y)) < 2:  # one side won every battle: scikit-learn refuses; the penalised optimum exists
+    if len(set(y)) < 2:  # one side won every battle: scikit-learn refuses one class
         return _fit_with_offset(X, y, np.zeros(2 * n))
-    return LogisticRegression(fit_intercept=False, max_iter=1000).fit(X, y).coef_[0]
+    return LogisticRegression(fit_intercept=False, C=np.inf, max_iter=1000).fit(X, y).coef_[0]
 
 
 def _fit_with_offset(X: np.ndarray, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """L2-penalised logistic regression (C = 1, as scikit-learn's default) with a fixed
-    offset, for frozen style coefficients; scipy's L-BFGS on the same objective."""
+    """The same unpenalised logistic likelihood with a fixed offset (frozen style
+    coefficients), by scipy's L-BFGS; a 1e-6 ridge keeps a clean sweep finite."""
     from scipy.optimize import minimize
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         t = X @ w + offset
         p = 1.0 / (1.0 + np.exp(-t))
-        nll = np.sum(np.logaddexp(0, t) - y * t) + 0.5 * w @ w
-        return nll, X.T @ (p - y) + w
+        nll = np.sum(np.logaddexp(0, t) - y * t) + 0.5e-6 * w @ w
+        return nll, X.T @ (p - y) + 1e-6 * w
 
     return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
 
