@@ -70,3 +70,15 @@ def bolt(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """`bolt-eval ARGS` as a user runs it: a real process, real files, real exit code."""
     return subprocess.run([sys.executable, "-m", "bolt_eval.cli", *args], capture_output=True, text=True,
                           env=cli_env(), timeout=timeout)
+
+
+def judged_by_default_model(tmp_path: Path, task: str, data: Path, limit: int, *extra: str) -> tuple[str, Path]:
+    """The default model as candidate and judge on a few items, through the CLI; returns
+    the task's table row and its run folder."""
+    out = bolt("run", "--model", "default", "--tasks", task, "--data", str(data), "--limit", str(limit),
+               "--judge-model", "default", "--judge-parse-retries", "0", "--max-judge-failures", "1",
+               "--out", str(tmp_path / "r"), "--no-progress", *extra)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if f"| {task} " in line)
+    [run] = (tmp_path / "r").glob(f"default--{task}--*")
+    return row, run

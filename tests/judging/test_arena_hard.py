@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT, bolt
+from conftest import ROOT, bolt, judged_by_default_model
 from openai_server import LoopbackServer
 from test_style_control import reference_bt
 
@@ -111,14 +111,10 @@ def test_missing_baseline_answer_names_the_prompt(tmp_path, answers):
 
 @pytest.mark.slow
 def test_default_model_as_candidate_and_judge(tmp_path):
-    out = bolt("run", "--model", "default", "--tasks", "arena_hard", "--data", str(SMOKE), "--limit", "2",
-               "--baseline-answers", str(BASELINE), "--style-tokenizer", "default", "--bootstrap-rounds", "10",
-               "--max-new-tokens", "48", "--judge-model", "default", "--judge-max-new-tokens", "96",
-               "--judge-parse-retries", "0", "--max-judge-failures", "1", "--out", str(tmp_path / "r"), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    row = next(line for line in out.stdout.splitlines() if "| arena_hard" in line)
+    row, run = judged_by_default_model(tmp_path, "arena_hard", SMOKE, 2, "--baseline-answers", str(BASELINE),
+                                       "--style-tokenizer", "default", "--bootstrap-rounds", "10",
+                                       "--max-new-tokens", "48", "--judge-max-new-tokens", "96")
     assert "| default (substitute) |" in row and "/4 " in row  # 2 prompts x 2 orders
-    [run] = (tmp_path / "r").glob("default--arena_hard--*")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["tokens"]["judge"]["calls"] == 4 and manifest["config"]["task_options"]["style_tokenizer"] == "default"
 

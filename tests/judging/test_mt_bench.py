@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 import pytest
-from conftest import ROOT, bolt
+from conftest import ROOT, bolt, judged_by_default_model
 from openai_server import Fault, LoopbackServer
 
 from bolt_eval.backends.base import BackendSpec
@@ -186,13 +186,9 @@ def test_cli_judge_failures_exit_2(tmp_path, answers):
 
 @pytest.mark.slow
 def test_default_model_as_candidate_and_judge(tmp_path):
-    out = bolt("run", "--model", "default", "--tasks", "mt_bench", "--data", str(SMOKE), "--limit", "2",
-               "--max-new-tokens", "48", "--judge-model", "default", "--judge-max-new-tokens", "96",
-               "--judge-parse-retries", "0", "--max-judge-failures", "1", "--out", str(tmp_path / "r"), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    row = next(line for line in out.stdout.splitlines() if "| mt_bench" in line)
+    row, run = judged_by_default_model(tmp_path, "mt_bench", SMOKE, 2, "--max-new-tokens", "48",
+                                       "--judge-max-new-tokens", "96")
     assert "| default (substitute) |" in row and "/4 " in row  # 2 questions x 2 turns judged or marked
-    [run] = (tmp_path / "r").glob("default--mt_bench--*")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["config"]["judge"]["model"]["backend"] == "hf" and manifest["tokens"]["judge"]["calls"] == 4
     assert manifest["tokens"]["judge"]["completion"] > 0 and manifest["cost_usd"]["total"] == 0.0

@@ -9,7 +9,7 @@ import random
 import re
 
 import pytest
-from conftest import ROOT, bolt
+from conftest import ROOT, judged_by_default_model
 from openai_server import LoopbackServer
 
 from bolt_eval import stats
@@ -321,12 +321,8 @@ def test_failed_verdicts_are_marked_and_left_out(tmp_path, answers):
 
 @pytest.mark.slow
 def test_default_model_as_candidate_and_judge(tmp_path):
-    out = bolt("run", "--model", "default", "--tasks", "wildbench", "--data", str(FIXTURE), "--limit", "2",
-               "--max-new-tokens", "32", "--judge-model", "default", "--judge-max-new-tokens", "64",
-               "--judge-parse-retries", "0", "--max-judge-failures", "1", "--out", str(tmp_path / "r"), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    row = next(line for line in out.stdout.splitlines() if "| wildbench" in line)
+    row, run = judged_by_default_model(tmp_path, "wildbench", FIXTURE, 2, "--max-new-tokens", "32",
+                                       "--judge-max-new-tokens", "64")
     assert "| default (substitute) |" in row and "/6 " in row  # 2 tasks x (1 grade + 2 battles), judged or marked
-    [run] = (tmp_path / "r").glob("default--wildbench--*")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["tokens"]["judge"]["calls"] == 6 and manifest["tokens"]["judge"]["completion"] > 0
