@@ -168,6 +168,8 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             store.reuse_answers(run, p.manifest["generation_hash"])
             _generate_missing(run, p, candidate, cfg, delims, budget, meter)
         candidate.close()  # free its memory before a local judge loads
+        if budget.exhausted:  # some answers are missing: nothing to judge or aggregate yet
+            raise _budget_reached(cfg, budget)
         results = []
         for p, run in zip(plans, runs):
             judged = None
@@ -180,10 +182,14 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
                 run.write_judgments(judged.records)
             results.append(_finish(run, p, judged, cfg, meter, budget))
     if budget.exhausted:
-        raise BudgetReached(
-            f"the budget of ${cfg.budget_usd:.2f} is reached (spent ${budget.spent_usd:.2f}); everything "
-            "finished is saved: re-run the same command (with a new --budget) to continue")
+        raise _budget_reached(cfg, budget)
     return results
+
+
+def _budget_reached(cfg: EvalConfig, budget: Budget) -> BudgetReached:
+    return BudgetReached(
+        f"the budget of ${cfg.budget_usd:.2f} is reached (spent ${budget.spent_usd:.2f}); everything "
+        "finished is saved: re-run the same command (with a new --budget) to continue")
 
 
 def _judge_calls_needed(p: Plan, done: dict[str, dict[str, Any]]) -> bool:

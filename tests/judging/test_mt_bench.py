@@ -232,3 +232,29 @@ def test_the_judge_key_is_written_nowhere(tmp_path, answers, monkeypatch):
     files = [p for p in (tmp_path / "results").rglob("*") if p.is_file()]
     assert any(p.name == "judgments.sqlite" for p in files) and len(files) >= 5
     assert not [p for p in files if b"sk-sentinel-7f3a9" in p.read_bytes()]
+
+
+def test_a_budget_spent_on_generation_stops_before_judging(tmp_path):
+    """An API candidate that spends the budget mid-generation: the answers so far are kept,
+    nothing is judged, and the next run (without a budget) finishes everything."""
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("cand-x: {input: 1000.0, output: 1000.0}\njudge-x: {input: 0.0, output: 0.0}\n")
+
+    def reply(body):
+        return "Rating: [[5]]" if body["model"] == "judge-x" else "an answer"
+
+    with LoopbackServer(reply) as server:
+        judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4))
+        cfg = EvalConfig(tasks=[TaskSpec("mt_bench", str(SMOKE))], out=str(tmp_path / "results"), progress=False,
+                         backend=BackendSpec("openai", "cand-x", base_url=server.base_url, concurrency=1),
+                         judge=judge, prices=str(prices), budget_usd=0.001)
+        with pytest.raises(BudgetReached):
+            evaluate(cfg)
+        # one chunk (concurrency 1: one sample, its two turns) spent it; no judge call was made
+        assert [b["model"] for b in server.requests] == ["cand-x", "cand-x"]
+        [run] = (tmp_path / "results").glob("cand-x--mt_bench--*")
+        assert len((run / "samples.jsonl").read_text().splitlines()) == 1  # the finished sample is kept
+        cfg.budget_usd = None
+        [r] = evaluate(cfg)
+    assert r.ok and len((run / "samples.jsonl").read_text().splitlines()) == 4
+    assert r.summary["coverage"]["judged"] == 8 and r.summary["metrics"]["score"]["mean"] == 5.0
