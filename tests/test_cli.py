@@ -6,7 +6,7 @@ import sys
 import time
 
 import pytest
-from conftest import MATH_FIXTURE, bolt, cli_env
+from conftest import MATH_FIXTURE, bolt, cli_env, run_default_model
 
 
 def test_help_is_instant_and_imports_no_torch():
@@ -76,11 +76,8 @@ def test_configuration_errors_exit_2_and_write_nothing(tmp_path, args, message):
 
 @pytest.mark.slow
 def test_default_model_end_to_end(tmp_path):
-    out = bolt("run", "--model", "default", "--tasks", "math500", "--data", str(MATH_FIXTURE), "--limit", "3",
-               "--max-new-tokens", "48", "--out", str(tmp_path / "res"), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    assert "| default | math500 | accuracy (%) |" in out.stdout
-    (run,) = (tmp_path / "res").iterdir()
+    row, run = run_default_model(tmp_path, "math500", MATH_FIXTURE, 3, "--max-new-tokens", "48")
+    assert row.startswith("| default | math500 | accuracy (%) |")
     records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     expected = [json.loads(line)["unique_id"] for line in MATH_FIXTURE.read_text().splitlines()[:3]]
     assert [r["id"] for r in records] == expected

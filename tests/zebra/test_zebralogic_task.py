@@ -4,7 +4,7 @@ default model end to end, and the errors a bad puzzle file gets."""
 import json
 
 import pytest
-from conftest import ROOT, bolt
+from conftest import ROOT, bolt, run_default_model
 
 from bolt_eval.benchmarks.zebralogic import ZebraLogic, generated_set
 from bolt_eval.types import UserError
@@ -68,10 +68,7 @@ def test_generate_command_is_deterministic(tmp_path):
 
 @pytest.mark.slow
 def test_default_model_on_small_puzzles(tmp_path):
-    out = bolt("run", "--model", "default", "--tasks", "zebralogic", "--data", str(SMOKE), "--limit", "2",
-               "--max-new-tokens", "64", "--out", str(tmp_path / "res"), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    assert "| default | zebralogic | cell_accuracy (%) |" in out.stdout
-    (run,) = (tmp_path / "res").iterdir()
+    row, run = run_default_model(tmp_path, "zebralogic", SMOKE, 2, "--max-new-tokens", "64")
+    assert row.startswith("| default | zebralogic | cell_accuracy (%) |")
     m = json.loads((run / "summary.json").read_text())["metrics"]
     assert m["cell_accuracy"]["n"] == 2 and 0.0 <= m["cell_accuracy"]["mean"] <= 1.0
