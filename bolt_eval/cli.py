@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
@@ -35,11 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--label", help="name of the model in run ids and tables")
 
     be = run.add_argument_group("backend")
-    be.add_argument("--backend", default="hf", help="hf | openai | replay | vllm")
+    be.add_argument("--backend", default="hf", help="hf | vllm | vllm-serve (bolt-eval starts `vllm serve`) | openai | replay")
     be.add_argument("--base-url", help="OpenAI-compatible endpoint (openai backend)")
     be.add_argument("--api-key-env", default="OPENAI_API_KEY",
                     help="environment variable holding the API key (never written anywhere)")
-    be.add_argument("--batch-size", type=int, default=16, help="prompts per generate call (hf)")
+    be.add_argument("--batch-size", type=int,
+                    help="prompts per generate call (hf, default 16); prompts handed to the engine at once (vllm, default 256)")
+    be.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="vllm / vllm-serve engine option, repeatable: tensor_parallel_size=2, max_model_len=8192, "
+                         "gpu_memory_utilization=0.85, enforce_eager=true, distributed_executor_backend=ray")
+    be.add_argument("--serve-timeout", type=float, default=600.0, help="seconds to wait for `vllm serve` to be healthy")
     be.add_argument("--concurrency", type=int, default=16, help="requests in flight (openai)")
     be.add_argument("--timeout", type=float, default=120.0, help="seconds per request (openai)")
     be.add_argument("--max-retries", type=int, default=6, help="retries per request (openai)")
@@ -62,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     jg.add_argument("--judge-model", help="judge model: an API model name, 'default' (the embedded local "
                                           "model) or a checkpoint; default: each task's official judge "
                                           "(MT-Bench: gpt-4). Any other judge is labelled a substitute")
-    jg.add_argument("--judge-backend", help="hf | openai | vllm | replay (default: hf for 'default' and "
-                                            "local checkpoints, else openai)")
+    jg.add_argument("--judge-backend", help="hf | vllm | vllm-serve | openai | replay (default: hf for 'default' "
+                                            "and local checkpoints, else openai)")
+    jg.add_argument("--judge-engine-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="engine option of a vllm / vllm-serve judge (repeatable)")
     jg.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of the judge")
     jg.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable with the judge's API key")
     jg.add_argument("--judge-concurrency", type=int, default=16, help="judge requests in flight")
@@ -231,9 +239,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         sampling["stop"] = tuple(sampling["stop"])
     backend = BackendSpec(
         backend=args.backend, model=args.model, revision=args.revision, base_url=args.base_url,
-        api_key_env=args.api_key_env, batch_size=args.batch_size, concurrency=args.concurrency,
+        api_key_env=args.api_key_env, batch_size=_batch_size(args, args.backend), concurrency=args.concurrency,
         timeout_s=args.timeout, max_retries=args.max_retries, device=args.device, dtype=args.dtype,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=args.trust_remote_code, options=_engine_options(args, args.backend, args.engine_option),
     )
     cfg = EvalConfig(
         tasks=tasks, backend=backend,
@@ -258,6 +266,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _batch_size(args: argparse.Namespace, backend: str) -> int:
+    return args.batch_size or (256 if backend == "vllm" else 16)
+
+
+def _engine_options(args: argparse.Namespace, backend: str, pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE flags as typed values (YAML scalars: 2, 0.85, true, ray)."""
+    import yaml
+
+    from bolt_eval.types import UserError
+
+    if pairs and backend not in ("vllm", "vllm-serve"):
+        raise UserError(f"--engine-option {pairs[0]}: engine options apply to the vllm and vllm-serve "
+                        f"backends, not {backend}")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise UserError(f"--engine-option {pair}: write KEY=VALUE, e.g. tensor_parallel_size=2")
+        options[key] = yaml.safe_load(value)
+    if backend == "vllm-serve":
+        options["serve_timeout_s"] = args.serve_timeout
+    return options
+
+
 def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
 
@@ -280,8 +312,9 @@ def _judge_spec(args: argparse.Namespace, suite: Any) -> Any:
     backend = args.judge_backend or (from_suite.backend if from_suite else None) or ("hf" if local else "openai")
     return JudgeSpec(
         BackendSpec(backend, model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
-                    concurrency=args.judge_concurrency, batch_size=args.batch_size, timeout_s=args.timeout,
-                    max_retries=args.max_retries, device=args.device, dtype=args.dtype),
+                    concurrency=args.judge_concurrency, batch_size=_batch_size(args, backend), timeout_s=args.timeout,
+                    max_retries=args.max_retries, device=args.device, dtype=args.dtype,
+                    options=_engine_options(args, backend, args.judge_engine_option)),
         params=SamplingParams(temperature=0.0, max_new_tokens=_first(
             args.judge_max_new_tokens, from_suite.max_new_tokens if from_suite else None, 2048)),
         parse_retries=_first(args.judge_parse_retries, from_suite.parse_retries if from_suite else None, 2),
@@ -355,10 +388,15 @@ def _data_map(values: list[str], names: list[str]) -> dict[str, str]:
     return out
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     from bolt_eval.types import UserError
 
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` cleans up (managed servers) like Ctrl-C
     try:
         return args.func(args)
     except UserError as err:

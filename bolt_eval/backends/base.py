@@ -37,7 +37,7 @@ class BackendSpec:
     def chunk_size(self) -> int:
         """Requests worth handing over at once: `concurrency` for an API, `batch_size` for a
         local engine. Work is saved (and a budget checked) between chunks."""
-        return max(1, self.concurrency if self.backend == "openai" else self.batch_size)
+        return max(1, self.concurrency if self.backend in ("openai", "vllm-serve") else self.batch_size)
 
 
 class Backend(ABC):

