@@ -124,6 +124,8 @@ def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[st
             config["judge"] = _judge_config(task, judge, templates)
         chash = config_hash(config)
         run_id = Store(cfg.out).run_id(cfg.label or cfg.backend.model, task.name, chash)
+        if any(p.run_id == run_id for p in plans):
+            raise UserError(f"task {task.name} is listed twice with the same data and settings; list it once")
         manifest = _manifest(run_id, chash, config, cfg, len(select(dataset.samples, spec.limit)))
         manifest["generation_hash"] = generation_hash
         plans.append(Plan(task, dataset, select(dataset.samples, spec.limit), run_id, manifest, judge, templates))
@@ -158,9 +160,13 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         for judge in {id(p.judge): p.judge for p in plans if p.judge}.values():
             stack.callback(judge.close)
         for p in plans:  # fail now, not after generating, when a needed judge is out of reach
+            store.check(p.run_id, p.manifest)
             if p.judge and _judge_calls_needed(p, store.peek(p.run_id)):
                 backends.get(p.judge.spec.backend.backend).preflight(p.judge.spec.backend)
-        runs = [stack.enter_context(store.open(p.run_id, p.manifest)) for p in plans]
+        # folders are locked in one global order, so runs of the same tasks listed in another order never deadlock
+        opened = {p.run_id: stack.enter_context(store.open(p.run_id, p.manifest))
+                  for p in sorted(plans, key=lambda p: p.run_id)}
+        runs = [opened[p.run_id] for p in plans]
         candidate = LazyBackend(cfg.backend)
         stack.callback(candidate.close)
         delims = get_delimiters(cfg.thoughts)

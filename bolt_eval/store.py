@@ -10,7 +10,9 @@ results/<run-id>/
 
 The run id is derived from the configuration, so re-running the same command finds the
 same folder and resumes: finished samples are skipped, a torn last line (a kill mid-write)
-is cut off. A lock file keeps two processes from writing one run at once.
+is cut off. A lock file keeps two processes from writing one run at once (the second says
+which process it waits for, then resumes what the first finished). A run that fails before
+its first record removes the folder it created, so a failed start leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -49,6 +51,26 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def conflict(folder: Path, old: dict[str, Any], new: dict[str, Any]) -> UserError | None:
+    """The error for a folder whose manifest `old` has another configuration than `new`."""
+    if old.get("config_hash") == new["config_hash"]:
+        return None
+    diff = sorted(k for k in set(old.get("config", {})) | set(new["config"])
+                  if old.get("config", {}).get(k) != new["config"].get(k))
+    return UserError(f"{folder} belongs to a different configuration (differs in: "
+                     f"{', '.join(diff) or 'config hash'}); use another --out or remove the folder")
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the folder to start over") from err
+
+
 def dump(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -64,38 +86,61 @@ class Run:
         self._lock: TextIO | None = None
 
     def __enter__(self) -> Run:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.dir / ".lock", "w")
+        self._created = not self.dir.exists()
+        self._lock = self._acquire()
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"bolt-eval: waiting for another process writing {self.dir}", file=sys.stderr, flush=True)
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
-        self._check_manifest()
-        self.records = self._read_records()
+            self._check_manifest()
+            self.records = self._read_records()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         self._fh = open(self.samples_path, "a", encoding="utf-8")
         return self
+
+    def _acquire(self) -> TextIO:
+        """The folder's lock, held until exit; the holder's pid is in the file, so a waiting
+        run can say whom it waits for. A lock file removed while we waited (its run failed
+        before any record) is not the folder's lock any more: take the new one."""
+        while True:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            lock = open(self.dir / ".lock", "a+")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "unknown"
+                print(f"bolt-eval: {self.dir} is being written by another bolt-eval run (pid {holder}); "
+                      "waiting for it to finish (Ctrl-C stops waiting; nothing is lost)", file=sys.stderr, flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(lock.fileno()).st_ino == os.stat(self.dir / ".lock").st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                lock.truncate(0)
+                lock.write(str(os.getpid()))
+                lock.flush()
+                return lock
+            lock.close()
 
     def __exit__(self, *exc: object) -> None:
         if self._fh:
             self._fh.close()
+        if exc[0] is not None and self._created and not getattr(self, "records", None):
+            for name in ("manifest.json", "samples.jsonl", ".lock"):  # the lock last, while still held
+                (self.dir / name).unlink(missing_ok=True)
+            try:
+                self.dir.rmdir()
+            except OSError:
+                pass  # something else is in it: keep it
         if self._lock:
             self._lock.close()
 
     def _check_manifest(self) -> None:
-        path = self.dir / "manifest.json"
-        if path.exists():
-            try:
-                old = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the folder to start over") from err
-            if old.get("config_hash") != self.manifest["config_hash"]:
-                diff = sorted(k for k in set(old.get("config", {})) | set(self.manifest["config"])
-                              if old.get("config", {}).get(k) != self.manifest["config"].get(k))
-                raise UserError(
-                    f"{self.dir} belongs to a different configuration (differs in: "
-                    f"{', '.join(diff) or 'config hash'}); use another --out or remove the folder"
-                )
+        old = read_manifest(self.dir)
+        if old is not None:
+            if error := conflict(self.dir, old, self.manifest):
+                raise error
             for kept in ("started", "provenance"):  # a re-run that loads no model keeps what one did
                 if kept in old:
                     self.manifest[kept] = old[kept]
@@ -149,11 +194,22 @@ class Store:
     def run_id(self, label: str, task: str, chash: str) -> str:
         return f"{slug(label)}--{slug(task)}--{chash[:12]}"
 
-    def open(self, run_id: str, manifest: dict[str, Any]) -> Run:
+    def folder(self, run_id: str) -> Path:
+        """The run's folder, which must lie inside the root (no `..`, no symlink out)."""
         folder = (self.root / run_id).resolve()
         if self.root.resolve() not in folder.parents:
             raise UserError(f"run id {run_id!r} would escape the results root {self.root}")
-        return Run(folder, manifest)
+        return folder
+
+    def open(self, run_id: str, manifest: dict[str, Any]) -> Run:
+        return Run(self.folder(run_id), manifest)
+
+    def check(self, run_id: str, manifest: dict[str, Any]) -> None:
+        """Refuse, before anything is written, a folder that holds another configuration."""
+        folder = self.folder(run_id)
+        old = read_manifest(folder)
+        if old is not None and (error := conflict(folder, old, manifest)):
+            raise error
 
     def peek(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The finished records of a run, read without locking or writing (for --dry-run)."""

@@ -71,3 +71,45 @@ def test_a_line_separator_inside_a_string_is_not_a_line_end(tmp_path):
         run.append({"id": "a", "text": "x\u2028y"})
     with store.open("r", {"config_hash": "h", "config": {}}) as run:
         assert run.records["a"]["text"] == "x\u2028y"
+
+
+def test_a_run_that_fails_before_its_first_record_leaves_no_folder(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(UserError, match="model failed to load"):
+        with store.open("run1", manifest()):
+            raise UserError("model failed to load")
+    assert list(tmp_path.iterdir()) == []
+    with store.open("run2", manifest()) as run:  # a folder with records is kept, whatever happens next
+        run.append({"id": "a", "outputs": []})
+    with pytest.raises(UserError), store.open("run2", manifest()):
+        raise UserError("later failure")
+    assert (tmp_path / "run2" / "samples.jsonl").read_text().count("\n") == 1
+
+
+def test_a_waiting_run_takes_over_a_folder_removed_under_it(tmp_path, capsys):
+    """B waits for A's lock; A fails before any record and removes the folder; B must then
+    lock the folder's new lock file, not the removed one it was waiting on."""
+    import os
+    import threading
+    import time
+
+    store, opened = Store(tmp_path), threading.Event()
+
+    def b():
+        opened.wait()
+        with store.open("run1", manifest()) as run:
+            run.append({"id": "b", "outputs": []})
+            time.sleep(0.3)  # holding the lock: a third run must wait for it, not take the old file
+
+    thread = threading.Thread(target=b)
+    thread.start()
+    with pytest.raises(UserError):
+        with store.open("run1", manifest()):
+            opened.set()
+            time.sleep(0.3)  # B is waiting now
+            raise UserError("failed start")
+    time.sleep(0.1)
+    with store.open("run1", manifest()) as run:
+        assert list(run.records) == ["b"]
+    thread.join()
+    assert f"is being written by another bolt-eval run (pid {os.getpid()})" in capsys.readouterr().err

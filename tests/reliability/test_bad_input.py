@@ -1,0 +1,61 @@
+"""The bad-input catalogue: each case runs `bolt-eval run` (in process, the real CLI path),
+checks the exact message and exit code 2, and checks that nothing half-written is left:
+the results root is as it was before (absent, or byte for byte the same)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import MATH_FIXTURE, ROOT
+
+from bolt_eval.cli import main
+
+ZEBRA = ROOT / "tasks" / "zebralogic" / "smoke.jsonl"
+MATH_IDS = [json.loads(line)["unique_id"] for line in MATH_FIXTURE.read_text().splitlines()[:2]]
+
+
+def snapshot(root):
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} if root.exists() else None
+
+
+def fails(capsys, root, *args):
+    """Run the CLI expecting a user error; return its message (one line, without the prefix)."""
+    before = snapshot(root)
+    capsys.readouterr()
+    assert main(["run", "--out", str(root), "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bolt-eval: error: ") and err.count("\n") == 1, err
+    assert snapshot(root) == before  # nothing written, nothing rewritten
+    return err.removeprefix("bolt-eval: error: ").rstrip("\n")
+
+
+@pytest.fixture
+def answers(tmp_path):
+    """Replay answers for the first two MATH500 fixture problems and ZebraLogic puzzles."""
+    path = tmp_path / "answers.jsonl"
+    zebra = [json.loads(line)["id"] for line in ZEBRA.read_text().splitlines()[:2]]
+    path.write_text("".join(json.dumps({"id": i, "response": "\\boxed{1}"}) + "\n" for i in MATH_IDS + zebra))
+    return path
+
+
+def test_a_task_listed_twice(capsys, tmp_path, answers):
+    assert fails(capsys, tmp_path / "r", "--backend", "replay", "--model", str(answers), "--tasks", "math500,math500",
+                 "--data", f"math500={MATH_FIXTURE}") == \
+        "task math500 is listed twice with the same data and settings; list it once"
+
+
+def test_a_results_folder_of_another_configuration_is_refused_before_anything_is_written(capsys, tmp_path, answers):
+    """The folder that conflicts sorts after another task's finished run: that run's
+    manifest is not rewritten (it would say `running`) before the conflict is found."""
+    root = tmp_path / "r"
+    args = ["--backend", "replay", "--model", str(answers), "--label", "m", "--tasks", "zebralogic,math500", "--limit", "2",
+            "--data", f"math500={MATH_FIXTURE}", "--data", f"zebralogic={ZEBRA}"]
+    assert main(["run", "--out", str(root), "--no-progress", *args]) == 0
+    [zebra] = root.glob("*--zebralogic--*")
+    manifest = json.loads((zebra / "manifest.json").read_text())
+    manifest["config"]["sampling"]["seed"] = 7  # as if another configuration had made this folder
+    manifest["config_hash"] = "0" * 64
+    (zebra / "manifest.json").write_text(json.dumps(manifest))
+    assert fails(capsys, root, *args) == (f"{zebra} belongs to a different configuration (differs in: sampling); "
+                                          "use another --out or remove the folder")
