@@ -8,7 +8,10 @@ parse_error, refused, truncated) are stored as failures with the reply that caus
 and are asked again on the next run; only `ok` rows are final.
 
 One file per results root (`<out>/judgments.sqlite`), in WAL mode, so concurrent runs
-share it and a killed run loses nothing it had written.
+share it and a killed run loses nothing it had written. The file is created by the first
+judgment written (a run that fails on its configuration leaves none), and an existing file
+is checked when opened (`PRAGMA quick_check`, ~1 s per GB): a damaged ledger stops the run
+before anything is generated, with the way to recover it, instead of failing hours later.
 """
 
 from __future__ import annotations
@@ -72,27 +75,62 @@ def judgment_key(judge_id: str, template: str, messages: Iterable[dict[str, str]
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+NAMES = [f.name for f in fields(Entry)]
+LOCK_TIMEOUT_S = 60.0
+
+
 class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        if self.path.exists():
+            self._open()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection; the file (and its folder) is created on first use."""
+        return self._db if self._db is not None else self._open()
+
+    def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)  # reads nothing yet
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(SCHEMA)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(SCHEMA)
+            [(check,)] = db.execute("PRAGMA quick_check(1)").fetchall()
+            if check != "ok":
+                raise sqlite3.DatabaseError(check.replace("\n", " "))
+            db.execute(f"SELECT {', '.join(NAMES)} FROM judgments LIMIT 0")  # a table of another schema fails here
         except sqlite3.DatabaseError as err:
-            raise UserError(f"{self.path}: not a usable judgment ledger ({err}); move it away to start a new one") from err
+            db.close()
+            raise self._error(err) from err
+        self._db = db
+        return db
+
+    def _error(self, err: sqlite3.DatabaseError) -> UserError:
+        if "locked" in str(err):
+            return UserError(f"{self.path}: the judgment ledger stayed locked by another process for "
+                             f"{LOCK_TIMEOUT_S:g} s ({err}); re-run when that process has finished")
+        return UserError(
+            f"{self.path}: the judgment ledger is damaged ({err}). Restore it from a backup, or salvage it "
+            f"with `sqlite3 {self.path} .recover | sqlite3 recovered.sqlite` and put that in its place; "
+            "moving it away starts an empty ledger (its judgments are then asked, and paid, again)")
 
     def get(self, keys: list[str]) -> dict[str, Entry]:
         out: dict[str, Entry] = {}
-        names = [f.name for f in fields(Entry)]
+        if self._db is None and not self.path.exists():
+            return out  # nothing judged yet under this root: no file to create
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            rows = self.db.execute(
-                f"SELECT {', '.join(names)} FROM judgments WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+            try:
+                rows = self.db.execute(
+                    f"SELECT {', '.join(NAMES)} FROM judgments WHERE key IN ({', '.join('?' * len(chunk))})",
+                    chunk).fetchall()
+            except sqlite3.DatabaseError as err:
+                raise self._error(err) from err
             for row in rows:
-                entry = Entry(**dict(zip(names, row)))
+                entry = Entry(**dict(zip(NAMES, row)))
                 entry.verdict = json.loads(entry.verdict) if entry.verdict is not None else None
                 out[entry.key] = entry
         return out
@@ -102,20 +140,25 @@ class Ledger:
         if not entries:
             return
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        names = [f.name for f in fields(Entry)]
         rows = [[json.dumps(e.verdict) if n == "verdict" and e.verdict is not None else getattr(e, n)
-                 for n in names] + [now] for e in entries]
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany(
-                f"INSERT OR REPLACE INTO judgments ({', '.join(names)}, updated) "
-                f"VALUES ({', '.join('?' * (len(names) + 1))})", rows)
+                 for n in NAMES] + [now] for e in entries]
+        db = self.db
+        try:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(
+                    f"INSERT OR REPLACE INTO judgments ({', '.join(NAMES)}, updated) "
+                    f"VALUES ({', '.join('?' * (len(NAMES) + 1))})", rows)
+        except sqlite3.DatabaseError as err:
+            raise self._error(err) from err
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM judgments GROUP BY status").fetchall())
 
     def close(self) -> None:
-        self.db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> Ledger:
         return self

@@ -5,6 +5,7 @@ the results root is as it was before (absent, or byte for byte the same)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from conftest import MATH_FIXTURE, ROOT
@@ -59,3 +60,50 @@ def test_a_results_folder_of_another_configuration_is_refused_before_anything_is
     (zebra / "manifest.json").write_text(json.dumps(manifest))
     assert fails(capsys, root, *args) == (f"{zebra} belongs to a different configuration (differs in: sampling); "
                                           "use another --out or remove the folder")
+
+
+JUDGED = ["--backend", "replay", "--tasks", "mt_bench", "--judge-model", "judge-x",
+          "--judge-base-url", "http://127.0.0.1:9/v1"]  # never reached: each case stops before any call
+
+
+def test_malformed_jsonl_names_the_line(capsys, tmp_path, answers):
+    data = tmp_path / "questions.jsonl"
+    data.write_text('{"question_id": 1, "category": "writing", "turns": ["a", "b"]}\n{"question_id": 2, "turns": [\n')
+    assert fails(capsys, tmp_path / "r", *JUDGED, "--model", str(answers), "--data", str(data)) == \
+        f"{data} line 2: invalid JSON (Expecting value at column 30)"  # and no ledger file was created
+
+
+def damaged_ledger(path, how):
+    """A real ledger of 300 judgments, then damaged: `garbage` (not SQLite at all) or `page`
+    (one page in the middle overwritten, as a bad disk or a partial copy does)."""
+    from bolt_eval.judging.ledger import Entry, Ledger
+
+    with Ledger(path) as ledger:
+        ledger.put([Entry(f"k{i}", "j", "t", "ok", 5, "rating@1", "x" * 400, "stop", None, 1, 1, 1, 0.1)
+                    for i in range(300)])
+        ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    if how == "garbage":
+        data = bytearray(b"these are not the judgments you are looking for\n" * 100)
+    else:
+        middle = len(data) // 2 // 4096 * 4096
+        data[middle:middle + 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
+    if how == "garbage":
+        return "file is not a database"
+    db = sqlite3.connect(path)
+    diagnosis = db.execute("PRAGMA quick_check(1)").fetchone()[0].replace("\n", " ")
+    db.close()
+    return diagnosis
+
+
+@pytest.mark.parametrize("how", ["garbage", "page"])
+def test_a_damaged_ledger_is_named_with_the_way_to_recover_it(capsys, tmp_path, answers, how):
+    root = tmp_path / "r"
+    root.mkdir()
+    path = root / "judgments.sqlite"
+    diagnosis = damaged_ledger(path, how)
+    assert fails(capsys, root, *JUDGED, "--model", str(answers), "--data", str(ROOT / "tasks" / "mt_bench" / "smoke.jsonl")) == (
+        f"{path}: the judgment ledger is damaged ({diagnosis}). Restore it from a backup, or salvage it with "
+        f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` and put that in its place; moving it away starts "
+        "an empty ledger (its judgments are then asked, and paid, again)")

@@ -12,9 +12,14 @@ import sys
 import time
 from collections import Counter
 
+import pytest
 from conftest import cli_env
 from openai_server import LoopbackServer
-from scripted_world import cli_args, reply, summaries
+from scripted_world import JUDGE, cli_args, reply, summaries
+
+from bolt_eval.judging import ledger as ledger_module
+from bolt_eval.judging.ledger import Entry, Ledger
+from bolt_eval.types import UserError
 
 TASKS = ["mt_bench", "wildbench"]
 
@@ -100,3 +105,18 @@ def test_a_waiting_run_holds_no_other_folder_so_two_orders_cannot_deadlock(tmp_p
                     proc.kill()
                 raise
         assert [p.wait(timeout=60) for p in procs] == [0, 0]
+
+
+def test_a_ledger_locked_for_too_long_names_the_file_and_what_to_do(tmp_path, monkeypatch):
+    path = tmp_path / "judgments.sqlite"
+    entry = Entry("k", JUDGE, "t@1", "ok", 5.0, "rating@1", "[[5]]", "stop", None, 1, 1, 1, 0.1)
+    with Ledger(path) as ledger:
+        ledger.put([entry])
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a write, for ever
+    monkeypatch.setattr(ledger_module, "LOCK_TIMEOUT_S", 0.5)
+    with Ledger(path) as ledger, pytest.raises(UserError) as err:
+        ledger.put([entry])
+    holder.rollback()
+    assert str(err.value) == (f"{path}: the judgment ledger stayed locked by another process for 0.5 s "
+                              "(database is locked); re-run when that process has finished")
