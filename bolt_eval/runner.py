@@ -221,7 +221,7 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
         if budget.exhausted:
             break
         chunk = todo[start:start + size]
-        if not backend.built:
+        if "provenance" not in run.manifest:  # every run that generates, not only the first
             run.manifest["provenance"] = backend.get().describe()
         outputs = _generate_chunk(chunk, task, backend.get(), cfg.sampling, bar.update)
         for c in (c for traj in (t for o in outputs for t in o) for _, c in traj):
