@@ -5,7 +5,10 @@ it. It runs in three phases: generate what is missing for every task (the candid
 is loaded only if something is), judge what is unjudged (the judge likewise), then
 aggregate. Generation is done in chunks of samples, each finished sample appended durably;
 judgments go to the ledger chunk by chunk. A killed run loses at most the chunk in flight
-and the same call resumes it.
+and the same call resumes it. A sample that fails (an API error after retries, a missing
+replay answer) stops neither the other samples nor the other tasks: they are generated,
+judged and saved, and the evaluation ends `incomplete` (exit 2) for the same call to
+retry the failed ones.
 """
 
 from __future__ import annotations
@@ -159,9 +162,12 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         plans = plan(cfg, ledger, budget, prices)
         for judge in {id(p.judge): p.judge for p in plans if p.judge}.values():
             stack.callback(judge.close)
-        for p in plans:  # fail now, not after generating, when a needed judge is out of reach
+        for p in plans:  # fail now, before any folder or generation, when a needed backend cannot work
             store.check(p.run_id, p.manifest)
-            if p.judge and _judge_calls_needed(p, store.peek(p.run_id)):
+            done = store.peek(p.run_id)
+            if not all(s.id in done for s in p.samples):
+                backends.get(cfg.backend.backend).preflight(cfg.backend)
+            if p.judge and _judge_calls_needed(p, done):
                 backends.get(p.judge.spec.backend.backend).preflight(p.judge.spec.backend)
         # folders are locked in one global order, so runs of the same tasks listed in another order never deadlock
         opened = {p.run_id: stack.enter_context(store.open(p.run_id, p.manifest))
@@ -170,23 +176,28 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         candidate = LazyBackend(cfg.backend)
         stack.callback(candidate.close)
         delims = get_delimiters(cfg.thoughts)
+        failures = []
         for p, run in zip(plans, runs):
             store.reuse_answers(run, p.manifest["generation_hash"])
-            _generate_missing(run, p, candidate, cfg, delims, budget, meter)
+            failures += _generate_missing(run, p, candidate, cfg, delims, budget, meter)
         candidate.close()  # free its memory before a local judge loads
         if budget.exhausted:  # some answers are missing: nothing to judge or aggregate yet
             raise _budget_reached(cfg, budget)
         results = []
         for p, run in zip(plans, runs):
+            samples = [s for s in p.samples if s.id in run.records]  # all of them unless some failed
             judged = None
-            if p.judge is not None:
-                records = [run.records[s.id] for s in p.samples]
-                calls = prompts_for(p.task, p.samples, records, p.templates)
+            if p.judge is not None and samples:
+                records = [run.records[s.id] for s in samples]
+                calls = prompts_for(p.task, samples, records, p.templates)
                 bar = _bar(len(calls), f"{p.task.name} judge", cfg.progress)
                 judged = judge_records(records, calls, p.judge, bar.update)
                 bar.close()
                 run.write_judgments(judged.records)
-            results.append(_finish(run, p, judged, cfg, meter, budget))
+            if len(samples) == len(p.samples):
+                results.append(_finish(run, p, judged, cfg, meter, budget))
+        if failures:
+            raise IncompleteRun("; ".join(failures))
     if budget.exhausted:
         raise _budget_reached(cfg, budget)
     return results
@@ -211,7 +222,9 @@ def _any_judged(cfg: EvalConfig) -> bool:
 
 
 def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, delims: Any,
-                      budget: Budget, meter: Meter) -> None:
+                      budget: Budget, meter: Meter) -> list[str]:
+    """Generate and store the samples the run lacks; returns the error message of a run
+    with failed samples (marked `incomplete` in its manifest), else nothing."""
     task, samples = p.task, p.samples
     todo = [s for s in samples if s.id not in run.records]
     failures: list[str] = []
@@ -233,13 +246,12 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
                 continue
             run.append(_record(sample, trajectories, task, delims))
     bar.close()
-    if failures:
-        run.manifest.update(status="incomplete", failed=len(failures))
-        run.write_manifest()
-        raise IncompleteRun(
-            f"{task.name}: {len(failures)} of {len(samples)} samples failed, first: {failures[0]}. "
-            f"Finished samples are kept in {run.dir}; re-run the same command to retry the rest"
-        )
+    if not failures:
+        return []
+    run.manifest.update(status="incomplete", failed=len(failures))
+    run.write_manifest()
+    return [f"{task.name}: {len(failures)} of {len(samples)} samples failed, first: {failures[0]}. "
+            f"Finished samples are kept in {run.dir}; re-run the same command to retry the rest"]
 
 
 def _generate_chunk(chunk: list[Sample], task: Task, backend: Any, base: SamplingParams,

@@ -1,13 +1,17 @@
 """A real OpenAI-compatible HTTP server on loopback, for tests.
 
 It answers POST /v1/chat/completions with whatever its `reply` function returns for the
-request body, and can inject faults scripted per call (status codes, Retry-After, delays).
-It records every request, and the highest number of requests it had in flight at once.
+request body, and can inject faults: scripted per call (`faults`, consumed in order), or
+decided per request by a `plan` (see fault_plan.py): status codes, Retry-After, delays,
+connection resets, any body. It records every request, and the highest number of
+requests it had in flight at once.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,13 +25,18 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = '{"error": {"message": "injected fault"}}'
     delay_s: float = 0.0  # sleep before answering (a timeout when above the client's limit)
+    reset: bool = False  # drop the connection with a TCP reset instead of answering
 
 
 Reply = Callable[[dict[str, Any]], str]
+Plan = Callable[[dict[str, Any]], "Fault | None"]
 
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default 5 resets connections under 32+ concurrent clients
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (a timeout) leaves a broken pipe: expected, not news
 
 
 class LoopbackServer:
@@ -35,6 +44,7 @@ class LoopbackServer:
         self.reply = reply
         self.latency_s = latency_s
         self.faults: list[Fault] = []  # consumed one per request, first in first out
+        self.plan: Plan | None = None  # asked when `faults` is empty
         self.requests: list[dict[str, Any]] = []
         self.arrivals: list[float] = []  # time.monotonic() of each request
         self.auth_headers: list[str] = []
@@ -70,15 +80,19 @@ class LoopbackServer:
                     server.requests.append(body)
                     server.arrivals.append(time.monotonic())
                     server.auth_headers.append(self.headers.get("Authorization", ""))
-                    fault = server.faults.pop(0) if server.faults else None
+                    fault = server.faults.pop(0) if server.faults else server.plan(body) if server.plan else None
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     time.sleep(server.latency_s + (fault.delay_s if fault else 0.0))
-                    if fault:
+                    if fault and fault.reset:
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                        self.close_connection = True
+                    elif fault:
                         self._send(fault.status, fault.body, fault.headers)
                     else:
-                        self._send(200, json.dumps(_completion(body, server.reply(body))))
+                        self._send(200, json.dumps(completion_body(body, server.reply(body))))
                 finally:
                     with server._lock:
                         server.in_flight -= 1
@@ -96,11 +110,12 @@ class LoopbackServer:
         return Handler
 
 
-def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+def completion_body(body: dict[str, Any], text: str, finish_reason: str = "stop") -> dict[str, Any]:
+    """The chat.completion object answering request `body` with `text`; tokens are words."""
     prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
     return {
         "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": finish_reason,
                      "message": {"role": "assistant", "content": text}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
                   "total_tokens": prompt_tokens + len(text.split())},
