@@ -26,6 +26,7 @@ def test_missing_vllm_names_the_extra_and_the_nox_session(backend: str, tmp_path
                "--limit", "1", "--out", str(tmp_path / "r"))
     assert out.returncode == 2
     assert "bolt-eval: error: the vllm backend needs vLLM: `pip install 'bolt-eval[vllm]'`" in out.stderr
+    assert not list((tmp_path / "r").glob("*/manifest.json"))  # refused before any run folder exists
 
 
 def options(*argv: str) -> dict:
