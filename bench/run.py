@@ -44,6 +44,9 @@ def discover() -> dict[str, ModuleType]:
 def run_case(name: str, mod: ModuleType, quick: bool) -> dict[str, Any]:
     """Run one case in a child process; its result plus wall time, peak RSS and exit code."""
     python = mod.python() if hasattr(mod, "python") else sys.executable
+    if not Path(python).is_file():
+        return {"title": mod.TITLE, "skipped": f"its interpreter {python} does not exist", "wall_s": 0.0,
+                "peak_rss_mib": None}
     with tempfile.TemporaryDirectory() as tmp:
         result_file = Path(tmp) / "result.json"
         cmd = [python, str(Path(__file__).resolve()), "--child", name, "--result", str(result_file)]
