@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--device", help="cpu | cuda | cuda:N (hf; default: cuda when available)")
     be.add_argument("--dtype", help="float32 | bfloat16 | float16 (hf; default per device)")
     be.add_argument("--trust-remote-code", action="store_true", help="run model code from the hub (off by default)")
+    be.add_argument("--context-policy", choices=["fail", "truncate"], default="fail",
+                    help="a prompt longer than the model's context: fail the sample, or cut it from the left "
+                         "with a warning (hf)")
 
     sp = run.add_argument_group("sampling")
     sp.add_argument("--temperature", type=float, help="0 = greedy (default 0)")
@@ -241,7 +244,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend=args.backend, model=args.model, revision=args.revision, base_url=args.base_url,
         api_key_env=args.api_key_env, batch_size=_batch_size(args, args.backend), concurrency=args.concurrency,
         timeout_s=args.timeout, max_retries=args.max_retries, device=args.device, dtype=args.dtype,
-        trust_remote_code=args.trust_remote_code, options=_engine_options(args, args.backend, args.engine_option),
+        trust_remote_code=args.trust_remote_code, context_policy=args.context_policy,
+        options=_engine_options(args, args.backend, args.engine_option),
     )
     cfg = EvalConfig(
         tasks=tasks, backend=backend,

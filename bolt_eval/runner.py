@@ -304,6 +304,7 @@ def _record(sample: Sample, trajectories: list[list[tuple[str, Completion]]], ta
                 "solution": sp.solution, "thoughts_closed": sp.thoughts_closed,
                 "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens, "latency_s": round(c.latency_s, 4),
+                **({"prompt_cut": c.prompt_cut} if c.prompt_cut else {}),
             })
         outputs.append({"turns": turns, "score": task.score(sample, [t["solution"] for t in turns])})
     return {"id": sample.id, "outputs": outputs}

@@ -64,6 +64,7 @@ class Completion:
     finish_reason: str  # "stop" | "length" | "error" | "replay"
     latency_s: float = 0.0
     error: str | None = None  # set when finish_reason == "error": the request failed
+    prompt_cut: int = 0  # prompt tokens cut from the left to fit the context (--context-policy truncate)
 
     @staticmethod
     def failed(message: str, latency_s: float = 0.0) -> Completion:

@@ -71,3 +71,24 @@ def test_tokenizer_without_chat_template_is_refused(tiny_llama_no_template):
 def test_bad_model_names_the_fix(model, message):
     with pytest.raises(UserError, match=message):
         build_backend(BackendSpec("hf", model))
+
+
+def test_a_prompt_over_the_context_fails_or_is_cut_from_the_left(tiny_llama, capsys):
+    """The tiny model's context is 512 tokens; 8 are kept for the answer."""
+    long = Request("long", 0, ({"role": "user", "content": "Solve 2+3 and 7*6; " * 120},), SamplingParams(max_new_tokens=8))
+    short = requests(1)[0]
+    with build_backend(BackendSpec("hf", str(tiny_llama), batch_size=4)) as fail:
+        n = len(fail.tokenizer(fail._render(long), add_special_tokens=False)["input_ids"])
+        alone = fail.generate([short])[0][0]
+        failed, ok = (cs[0] for cs in fail.generate([long, short]))
+    assert n > 504 and failed.finish_reason == "error" and ok.text == alone.text and ok.prompt_cut == 0
+    assert failed.error == (f"turn 1: the prompt is {n} tokens, more than the 504 that fit the model's context of 512 "
+                            "tokens with 8 kept for the answer: pass --context-policy truncate to cut it from the "
+                            "left, or lower --max-new-tokens")
+    with build_backend(BackendSpec("hf", str(tiny_llama), batch_size=4, context_policy="truncate")) as cut:
+        kept, same = (cs[0] for cs in cut.generate([long, short]))  # one batch: cutting it leaves the short one whole
+    assert (kept.prompt_tokens, kept.prompt_cut, kept.completion_tokens) == (504, n - 504, 8)
+    assert same.text == alone.text and same.prompt_cut == 0 and same.prompt_tokens == alone.prompt_tokens
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [f"bolt-eval: warning: long turn 1: the prompt is {n} tokens, cut to its last 504 to fit the "
+                        "model's context of 512 tokens with 8 kept for the answer (--context-policy truncate)"]

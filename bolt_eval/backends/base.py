@@ -31,6 +31,7 @@ class BackendSpec:
     device: str | None = None  # hf: "cpu" | "cuda" | None (auto)
     dtype: str | None = None  # hf: "float32" | "bfloat16" | "float16" | None (auto)
     trust_remote_code: bool = False
+    context_policy: str = "fail"  # a prompt longer than the context: "fail" | "truncate" (backends/context.py)
     options: dict[str, Any] = field(default_factory=dict)  # engine pass-through
 
     @property

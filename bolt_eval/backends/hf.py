@@ -2,7 +2,9 @@
 
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
 generated in batches with left padding; `n` samples per prompt come from
-num_return_sequences. torch and transformers are imported only when a model is loaded.
+num_return_sequences. A prompt longer than the model's context (`max_position_embeddings`)
+fails or is cut from the left, as `--context-policy` says (backends/context.py). torch
+and transformers are imported only when a model is loaded.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from bolt_eval import models
 from bolt_eval.backends.base import Backend, Progress, truncate_at_stop
+from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, SamplingParams, UserError
 
@@ -63,7 +66,9 @@ def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
 class HFBackend(Backend):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
+        self.policy = check_policy(spec.context_policy)
         self.model, self.tokenizer, self._provenance = load_model(spec)
+        self.context = getattr(self.model.config, "max_position_embeddings", None)
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
@@ -84,7 +89,14 @@ class HFBackend(Backend):
         for indices in groups.values():
             params = requests[indices[0]].params
             prompts = {i: self._render(requests[i]) for i in indices}
-            order = sorted(indices, key=lambda i: -len(prompts[i]))
+            for i in list(prompts):
+                n_tokens = len(self.tokenizer(prompts[i], add_special_tokens=False)["input_ids"])
+                if error := overflow(requests[i], n_tokens, self.context, self.policy):
+                    results[i] = [Completion.failed(error)] * params.n
+                    del prompts[i]
+            if progress and len(prompts) < len(indices):
+                progress(len(indices) - len(prompts))
+            order = sorted(prompts, key=lambda i: -len(prompts[i]))
             for start in range(0, len(order), self.spec.batch_size):
                 batch = order[start:start + self.spec.batch_size]
                 outs = self._generate_batch([prompts[i] for i in batch], params, start)
@@ -104,6 +116,10 @@ class HFBackend(Backend):
 
         tok = self.tokenizer
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        full_lens = enc["attention_mask"].sum(dim=1).tolist()
+        keep = room(self.context, params.max_new_tokens)
+        if keep is not None and enc["input_ids"].shape[1] > keep:  # left padding: the last columns hold every prompt's end
+            enc = {k: v[:, -keep:] for k, v in enc.items()}
         sampling = params.temperature > 0
         per_prompt = params.n if sampling else 1  # greedy samples are all the same: decode once
         kwargs: dict[str, Any] = {
@@ -124,7 +140,7 @@ class HFBackend(Backend):
             out = self.model.generate(**enc, **kwargs)
         elapsed = time.perf_counter() - t0
         new = out[:, enc["input_ids"].shape[1]:].tolist()
-        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
+        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()  # what the model saw
         eos = self._eos_ids()
         per_call = elapsed / max(len(new), 1)
         completions = []
@@ -138,6 +154,7 @@ class HFBackend(Backend):
                 completion_tokens=len(used) + (end is not None),
                 finish_reason="stop" if end is not None or stopped else "length",
                 latency_s=per_call,
+                prompt_cut=int(full_lens[row // per_prompt] - prompt_lens[row // per_prompt]),
             ))
         groups = [completions[k:k + per_prompt] for k in range(0, len(completions), per_prompt)]
         return [g * (params.n // per_prompt) for g in groups]

@@ -107,3 +107,37 @@ def test_a_damaged_ledger_is_named_with_the_way_to_recover_it(capsys, tmp_path, 
         f"{path}: the judgment ledger is damaged ({diagnosis}). Restore it from a backup, or salvage it with "
         f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` and put that in its place; moving it away starts "
         "an empty ledger (its judgments are then asked, and paid, again)")
+
+
+def test_a_prompt_longer_than_the_context_fails_the_sample_or_is_cut_as_asked(capsys, tmp_path, tiny_llama):
+    """Policy `fail` (default): that sample fails, the other is kept, exit 2; the same command
+    with --context-policy truncate resumes the same run folder and cuts it, with a warning."""
+    data = tmp_path / "long.jsonl"
+    rows = [{"problem": "What is 2+3?", "answer": "5", "subject": "Algebra", "level": 1, "unique_id": "short-1"},
+            {"problem": "Solve 2+3 and 7*6; " * 120, "answer": "5", "subject": "Algebra", "level": 1, "unique_id": "long-1"}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["run", "--model", str(tiny_llama), "--tasks", "math500", "--data", str(data), "--max-new-tokens", "8",
+            "--out", str(tmp_path / "r"), "--no-progress"]
+    capsys.readouterr()
+    assert main(args) == 2
+    [run] = (tmp_path / "r").iterdir()
+    from transformers import AutoTokenizer
+
+    from bolt_eval.benchmarks.math500 import TEMPLATE
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    text = tok.apply_chat_template([{"role": "user", "content": TEMPLATE.format(problem=rows[1]["problem"])}],
+                                   tokenize=False, add_generation_prompt=True)
+    n = len(tok(text, add_special_tokens=False)["input_ids"])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"bolt-eval: error: math500: 1 of 2 samples failed, first: long-1: turn 1: the prompt is {n} tokens, more than "
+        "the 504 that fit the model's context of 512 tokens with 8 kept for the answer: pass --context-policy truncate "
+        f"to cut it from the left, or lower --max-new-tokens. Finished samples are kept in {run}; re-run the same "
+        "command to retry the rest")
+    assert [json.loads(line)["id"] for line in (run / "samples.jsonl").read_text().splitlines()] == ["short-1"]
+    assert json.loads((run / "manifest.json").read_text())["status"] == "incomplete" and not (run / "summary.json").exists()
+
+    assert main([*args, "--context-policy", "truncate"]) == 0
+    assert [p.name for p in (tmp_path / "r").iterdir()] == [run.name]  # the same run, resumed
+    assert f"bolt-eval: warning: long-1 turn 1: the prompt is {n} tokens, cut to its last 504" in capsys.readouterr().err
+    long_turn = json.loads((run / "samples.jsonl").read_text().splitlines()[1])["outputs"][0]["turns"][0]
+    assert (long_turn["prompt_tokens"], long_turn["prompt_cut"]) == (504, n - 504)
