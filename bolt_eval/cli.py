@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--base-url", help="OpenAI-compatible endpoint (openai backend)")
     be.add_argument("--api-key-env", default="OPENAI_API_KEY",
                     help="environment variable holding the API key (never written anywhere)")
+    be.add_argument("--api-key-file", help="file holding the API key, instead of the variable (never written anywhere)")
     be.add_argument("--batch-size", type=int,
                     help="prompts per generate call (hf, default 16); prompts handed to the engine at once (vllm, default 256)")
     be.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="engine option of a vllm / vllm-serve judge (repeatable)")
     jg.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of the judge")
     jg.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable with the judge's API key")
+    jg.add_argument("--judge-api-key-file", help="file holding the judge's API key, instead of the variable")
     jg.add_argument("--judge-concurrency", type=int, default=16, help="judge requests in flight")
     jg.add_argument("--judge-max-new-tokens", type=int, help="default 2048, or the suite's")
     jg.add_argument("--judge-parse-retries", type=int,
@@ -242,7 +244,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sampling["stop"] = tuple(sampling["stop"])
     backend = BackendSpec(
         backend=args.backend, model=args.model, revision=args.revision, base_url=args.base_url,
-        api_key_env=args.api_key_env, batch_size=_batch_size(args, args.backend), concurrency=args.concurrency,
+        api_key_env=args.api_key_env, api_key_file=args.api_key_file, batch_size=_batch_size(args, args.backend),
+        concurrency=args.concurrency,
         timeout_s=args.timeout, max_retries=args.max_retries, device=args.device, dtype=args.dtype,
         trust_remote_code=args.trust_remote_code, context_policy=args.context_policy,
         options=_engine_options(args, args.backend, args.engine_option),
@@ -316,6 +319,7 @@ def _judge_spec(args: argparse.Namespace, suite: Any) -> Any:
     backend = args.judge_backend or (from_suite.backend if from_suite else None) or ("hf" if local else "openai")
     return JudgeSpec(
         BackendSpec(backend, model, base_url=args.judge_base_url, api_key_env=args.judge_api_key_env,
+                    api_key_file=args.judge_api_key_file,
                     concurrency=args.judge_concurrency, batch_size=_batch_size(args, backend), timeout_s=args.timeout,
                     max_retries=args.max_retries, device=args.device, dtype=args.dtype,
                     options=_engine_options(args, backend, args.judge_engine_option)),

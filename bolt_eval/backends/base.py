@@ -24,6 +24,7 @@ class BackendSpec:
     revision: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    api_key_file: str | None = None  # read instead of the variable when given (openai)
     batch_size: int = 16
     concurrency: int = 16
     timeout_s: float = 120.0

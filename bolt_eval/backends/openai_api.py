@@ -5,8 +5,11 @@ on 429, 5xx, timeouts, dropped connections and malformed bodies, with exponentia
 and jitter. A 429 pauses *every* request of the backend, not just the one that got it,
 until the server's Retry-After (or the backoff) has passed: the endpoint sees the whole
 client back off. A request that still fails comes back as a failed Completion, never as an
-empty answer. The API key is read from the environment variable the user names, and is
-never written anywhere.
+empty answer; when every request of a call fails the same way that no retry can mend (an
+unreachable endpoint, an unknown model, a refused key), the run stops with what to fix.
+The API key is read from the file (--api-key-file) or else the environment variable
+(--api-key-env) the user names, never from a flag's value (argv is recorded in manifests),
+and is cut out of every error message: servers echo keys back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 from bolt_eval.backends.base import Backend, Progress, truncate_at_stop
@@ -22,14 +26,24 @@ from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
 
 
-def _env_key(spec: Any) -> str:
+def _user_key(spec: Any) -> str:
+    if spec.api_key_file:
+        path = Path(spec.api_key_file).expanduser()
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise UserError(f"API key file {path}: cannot read it ({getattr(err, 'strerror', None) or err}); "
+                            "name a file that holds the key") from err
+        if not key:
+            raise UserError(f"API key file {path} is empty: put the key in it")
+        return key
     key = os.environ.get(spec.api_key_env)
     if key:
         return key
     if spec.base_url is None:
         raise UserError(
             f"the openai backend needs an API key: set the environment variable "
-            f"{spec.api_key_env} (or name another with --api-key-env)"
+            f"{spec.api_key_env} (or name another with --api-key-env, or a file with --api-key-file)"
         )
     return "EMPTY"  # local OpenAI-compatible servers (vllm serve) accept any key
 
@@ -38,9 +52,9 @@ def _env_key(spec: Any) -> str:
 class OpenAIBackend(Backend):
     def __init__(self, spec: Any, api_key: str | None = None) -> None:
         """`api_key` is for callers that hold a key of their own (a managed server's);
-        users' keys come from the environment variable `spec.api_key_env`."""
+        users' keys come from the file or environment variable they name."""
         super().__init__(spec)
-        self._key = api_key or _env_key(spec)
+        self._key = api_key or _user_key(spec)
         # One event loop and one client (one connection pool) for the backend's lifetime:
         # callers hand over work in chunks, and a client per chunk cost ~25 ms plus new
         # connections each time.
@@ -56,7 +70,7 @@ class OpenAIBackend(Backend):
 
     @classmethod
     def preflight(cls, spec: Any) -> None:
-        _env_key(spec)
+        _user_key(spec)
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
@@ -69,14 +83,16 @@ class OpenAIBackend(Backend):
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
         results = self._runner.run(self._run_all(requests, progress))
         failures = [c.error or "" for cs in results for c in cs if c.finish_reason == "error"]
-        if failures and len(failures) == sum(len(cs) for cs in results) and all(
-            f.startswith("APIConnectionError") for f in failures
+        kind = failures[0].partition(":")[0] if failures else ""
+        if kind in FATAL and len(failures) == sum(len(cs) for cs in results) and all(
+            f.startswith(kind) for f in failures
         ):
-            raise UserError(
-                f"the endpoint {self.spec.base_url or 'api.openai.com'} is unreachable "
-                f"({failures[0]}). Start the server or fix --base-url"
-            )
+            raise UserError(FATAL[kind].format(url=self.spec.base_url or "https://api.openai.com/v1",
+                                               model=self.spec.model, first=failures[0]))
         return results
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "[API key]") if len(self._key) >= 8 else text
 
     async def _run_all(self, requests: list[Request], progress: Progress | None) -> list[list[Completion]]:
         from openai import AsyncOpenAI
@@ -105,7 +121,7 @@ class OpenAIBackend(Backend):
                     stop=list(p.stop) or None, **self.spec.options,
                 ))
             except RequestFailed as err:
-                return Completion.failed(str(err), time.perf_counter() - t0)
+                return Completion.failed(self._redact(str(err)), time.perf_counter() - t0)
         latency = time.perf_counter() - t0
         if not resp.choices:
             return Completion.failed("empty response: no choices", latency)
@@ -147,6 +163,15 @@ class OpenAIBackend(Backend):
 
 class RequestFailed(Exception):
     """A request that failed for good (retries spent, or an error retrying cannot fix)."""
+
+
+FATAL = {  # every request of a call failed so: no retry, nor a later run, can mend it
+    "APIConnectionError": "the endpoint {url} is unreachable ({first}). Start the server or fix --base-url",
+    "NotFoundError": "the endpoint {url} does not serve the model {model!r} ({first}). Check the model name "
+                     "(--model, --judge-model) and the endpoint",
+    "AuthenticationError": "the endpoint {url} refused the API key ({first}). Check the key in the variable "
+                           "(--api-key-env) or file (--api-key-file) you named",
+}
 
 
 def _backoff(attempt: int) -> float:

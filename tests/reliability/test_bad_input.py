@@ -1,6 +1,6 @@
 """The bad-input catalogue: each case runs `bolt-eval run` (in process, the real CLI path),
 checks the exact message and exit code 2, and checks that nothing half-written is left:
-the results root is as it was before (absent, or byte for byte the same)."""
+the results root holds the files it held before, byte for byte (none for a new root)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 from conftest import MATH_FIXTURE, ROOT
+from openai_server import Fault, LoopbackServer
 
 from bolt_eval.cli import main
 
@@ -17,7 +18,8 @@ MATH_IDS = [json.loads(line)["unique_id"] for line in MATH_FIXTURE.read_text().s
 
 
 def snapshot(root):
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} if root.exists() else None
+    """Every file under `root` and its bytes (empty folders are not output)."""
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def fails(capsys, root, *args):
@@ -141,3 +143,14 @@ def test_a_prompt_longer_than_the_context_fails_the_sample_or_is_cut_as_asked(ca
     assert f"bolt-eval: warning: long-1 turn 1: the prompt is {n} tokens, cut to its last 504" in capsys.readouterr().err
     long_turn = json.loads((run / "samples.jsonl").read_text().splitlines()[1])["outputs"][0]["turns"][0]
     assert (long_turn["prompt_tokens"], long_turn["prompt_cut"]) == (504, n - 504)
+
+
+def test_an_api_model_the_endpoint_does_not_serve(capsys, tmp_path):
+    with LoopbackServer(lambda body: "x") as server:
+        server.plan = lambda body: Fault(404, body=json.dumps({"error": {
+            "message": f"The model `{body['model']}` does not exist", "code": "model_not_found"}}))
+        message = fails(capsys, tmp_path / "r", "--backend", "openai", "--model", "gpt-nope", "--base-url",
+                        server.base_url, "--tasks", "math500", "--data", str(MATH_FIXTURE), "--limit", "2")
+    assert message == (f"the endpoint {server.base_url} does not serve the model 'gpt-nope' (NotFoundError: Error code: "
+                       "404 - The model `gpt-nope` does not exist). Check the model name (--model, --judge-model) and "
+                       "the endpoint")
