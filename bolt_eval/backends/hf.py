@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import time
 from typing import Any
 
@@ -22,7 +23,11 @@ from bolt_eval.types import Completion, Request, SamplingParams, UserError
 
 
 def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """Load (model, tokenizer, provenance) for a BackendSpec; errors name the fix."""
+    """Load (model, tokenizer, provenance) for a BackendSpec; errors name the fix.
+
+    No code comes with the weights: model code from the hub runs only with
+    --trust-remote-code, hub weights load only from safetensors, and a local .bin is read by
+    transformers' torch.load(weights_only=True), which refuses anything but tensors."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -35,13 +40,30 @@ def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.load_from, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
-            source.load_from, dtype=getattr(torch, dtype_name), **kwargs
+            source.load_from, dtype=getattr(torch, dtype_name), use_safetensors=True if source.kind == "hub" else None,
+            **kwargs
         )
-    except OSError as err:
+    except (OSError, ValueError) as err:
+        what, first = f"--model {spec.model} (revision {source.revision or 'main'})", str(err).strip().splitlines()[0]
+        if "trust_remote_code" in str(err):
+            raise UserError(
+                f"--model {spec.model} needs its own Python code to load, and bolt-eval runs none unless told: "
+                "read that code, then pass --trust-remote-code if you trust it"
+            ) from err
+        if source.kind == "hub" and "safetensors" in first:
+            raise UserError(
+                f"{what} has no safetensors weights, and bolt-eval loads weights made by others only as "
+                "safetensors (.bin files are pickles): choose a revision that has them, or convert a copy you "
+                "trust and pass its folder"
+            ) from err
         raise UserError(
-            f"--model {spec.model} (revision {source.revision or 'main'}) could not be loaded: "
-            f"{str(err).splitlines()[0]}. Check the id and revision; offline, pass a local "
+            f"{what} could not be loaded: {first.rstrip('.: ')}. Check the id and revision; offline, pass a local "
             "checkpoint folder or pre-download the model into the Hugging Face cache"
+        ) from err
+    except pickle.UnpicklingError as err:
+        raise UserError(
+            f"--model {spec.model}: its .bin weights hold more than tensors (they are read with "
+            "torch.load(weights_only=True), which runs no code): convert the checkpoint to safetensors"
         ) from err
     if not tokenizer.chat_template:
         raise UserError(

@@ -1,12 +1,17 @@
 """Security rules, each tried the way it could be broken: API keys (from the environment or
-a file) reach the server and nothing else, even when the server echoes them in an error."""
+a file) reach the server and nothing else, even when the server echoes them in an error;
+model code runs only with --trust-remote-code; no pickle is run."""
 
 from __future__ import annotations
 
+import ast
 import json
+import pickle
+import shutil
 import sqlite3
 
-from conftest import MATH_FIXTURE
+import pytest
+from conftest import MATH_FIXTURE, ROOT, build_tiny_llama
 from openai_server import Fault, LoopbackServer
 from scripted_world import CANDIDATE, JUDGE, cli_args, reply
 
@@ -61,3 +66,93 @@ def test_an_unreadable_key_file_is_named_before_anything_runs(capsys, tmp_path):
     assert main(args) == 2 and not (tmp_path / "r").exists()
     assert capsys.readouterr().err == (f"bolt-eval: error: API key file {tmp_path / 'missing.key'}: cannot read it "
                                        "(No such file or directory); name a file that holds the key\n")
+
+
+def evil_code_folder(path, marker):
+    """A checkpoint whose config asks for its own Python code, which would leave `marker`."""
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"model_type": "evil-custom", "auto_map": {
+        "AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"}}))
+    (path / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": ["evil.EvilTokenizer", None]}}))
+    (path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    return path
+
+
+@pytest.mark.parametrize("role", ["candidate", "judge"])
+def test_model_code_runs_only_with_trust_remote_code(capsys, tmp_path, role):
+    marker, model = tmp_path / "RAN", evil_code_folder(tmp_path / "evil", tmp_path / "RAN")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({"id": q, "responses": ["a", "b"]}) + "\n" for q in range(9001, 9005)))
+    use = (["--model", str(model), "--tasks", "math500", "--data", str(MATH_FIXTURE), "--limit", "1"]
+           if role == "candidate" else ["--backend", "replay", "--model", str(answers), "--tasks", "mt_bench",
+                                        "--data", str(ROOT / "tasks" / "mt_bench" / "smoke.jsonl"), "--judge-model", str(model)])
+    assert main(["run", *use, "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"bolt-eval: error: --model {model} needs its own Python code to load, and bolt-eval runs none unless told: "
+        "read that code, then pass --trust-remote-code if you trust it")
+    assert not marker.exists()
+    files = {p.name: p for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    if role == "candidate":
+        assert files == {}  # a failed start leaves nothing
+    else:  # the answers were made before the judge was needed: kept, whole, for the next run
+        assert sorted(files) == [".lock", "manifest.json", "samples.jsonl"]
+        assert [json.loads(line)["id"] for line in files["samples.jsonl"].read_text().splitlines()] == \
+            ["9001", "9002", "9003", "9004"]
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def pickled_checkpoint(path, marker):
+    """A real checkpoint whose weights are a pickle that would create `marker` when loaded."""
+    build_tiny_llama(path)
+    for f in path.glob("*.safetensors"):
+        f.unlink()
+    with open(path / "pytorch_model.bin", "wb") as fh:
+        pickle.dump({"model.embed_tokens.weight": Payload(str(marker))}, fh)
+    return path
+
+
+def test_no_pickle_is_run_local_or_from_the_hub(capsys, tmp_path, monkeypatch):
+    marker = tmp_path / "UNPICKLED"
+    local = pickled_checkpoint(tmp_path / "ckpt", marker)
+    args = ["--tasks", "math500", "--data", str(MATH_FIXTURE), "--limit", "1", "--out", str(tmp_path / "r"),
+            "--no-progress"]
+    assert main(["run", "--model", str(local), *args]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"bolt-eval: error: --model {local}: its .bin weights hold more than tensors (they are read with "
+        "torch.load(weights_only=True), which runs no code): convert the checkpoint to safetensors")
+    # the same files as a hub model in the (offline) Hugging Face cache: not even read
+    import huggingface_hub.constants
+
+    repo = tmp_path / "hub" / "models--someone--pickled"
+    shutil.copytree(local, repo / "snapshots" / ("a" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert main(["run", "--model", "someone/pickled", *args]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "bolt-eval: error: --model someone/pickled (revision main) has no safetensors weights, and bolt-eval loads "
+        "weights made by others only as safetensors (.bin files are pickles): choose a revision that has them, or "
+        "convert a copy you trust and pass its folder")
+    assert not marker.exists() and not [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+
+
+def test_the_engine_calls_no_unpickler():
+    """bolt-eval's own code never loads a pickle (numpy, pandas, torch, joblib or pickle itself)."""
+    banned = {("pickle", "load"), ("pickle", "loads"), ("torch", "load"), ("joblib", "load"), ("pd", "read_pickle"),
+              ("pandas", "read_pickle"), ("dill", "load"), ("cloudpickle", "load"), ("marshal", "load")}
+    found = []
+    for path in sorted((ROOT / "bolt_eval").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+                if (owner, node.func.attr) in banned or any(
+                        k.arg == "allow_pickle" and getattr(k.value, "value", False) for k in node.keywords):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
