@@ -1,11 +1,13 @@
 """Security rules, each tried the way it could be broken: API keys (from the environment or
 a file) reach the server and nothing else, even when the server echoes them in an error;
-model code runs only with --trust-remote-code; no pickle is run."""
+model code runs only with --trust-remote-code; no pickle is run; run folders stay inside
+the results root."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import pickle
 import shutil
 import sqlite3
@@ -156,3 +158,27 @@ def test_the_engine_calls_no_unpickler():
                         k.arg == "allow_pickle" and getattr(k.value, "value", False) for k in node.keywords):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == []
+
+
+def test_names_cannot_place_a_run_outside_the_results_root(capsys, tmp_path):
+    answers = tmp_path / "answers.jsonl"
+    rows = [json.loads(line) for line in MATH_FIXTURE.read_text().splitlines()[:1]]
+    answers.write_text(json.dumps({"id": rows[0]["unique_id"], "response": "\\boxed{1}"}) + "\n")
+    root, outside = tmp_path / "r", tmp_path / "outside"
+    outside.mkdir()
+    base = ["run", "--backend", "replay", "--model", str(answers), "--tasks", "math500", "--data", str(MATH_FIXTURE),
+            "--limit", "1", "--out", str(root), "--no-progress"]
+    for label in ("../outside", "../../../../../tmp/x", "/etc", "..", "a/../../b"):
+        assert main([*base, "--label", label]) == 0
+    assert sorted(p.name.split("--")[0] for p in root.iterdir() if p.is_dir()) == ["a_.._.._b", "etc", "model",
+                                                                                    "outside", "tmp_x"]
+    assert list(outside.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["answers.jsonl",
+                                                                                         "outside", "r"]
+    # a run folder that is a link out of the root is refused, and nothing is written through it
+    [run] = root.glob("outside--*")
+    shutil.rmtree(run)
+    os.symlink(outside, run)
+    capsys.readouterr()
+    assert main([*base, "--label", "../outside"]) == 2
+    assert capsys.readouterr().err == f"bolt-eval: error: run id {run.name!r} would escape the results root {root}\n"
+    assert list(outside.iterdir()) == []
