@@ -58,11 +58,6 @@ def test_describe_records_weights_and_template(backend, tiny_llama):
     assert d["dtype"] == "float32"
 
 
-def test_tokenizer_without_chat_template_is_refused(tiny_llama_no_template):
-    with pytest.raises(UserError, match="its tokenizer has no chat template"):
-        build_backend(BackendSpec("hf", str(tiny_llama_no_template)))
-
-
 @pytest.mark.parametrize("model, message", [
     ("./no/such/folder", "no such file or folder"),
     ("not a hub id", "no such file or folder"),

@@ -39,6 +39,12 @@ def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
         kwargs["gguf_file"] = source.gguf_file
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.load_from, **kwargs)
+        if not tokenizer.chat_template:  # known before the weights are loaded
+            raise UserError(
+                f"--model {spec.model}: its tokenizer has no chat template, so conversations "
+                "cannot be formatted. Use an instruct/chat checkpoint, or add a chat_template "
+                "to its tokenizer_config.json"
+            )
         model = AutoModelForCausalLM.from_pretrained(
             source.load_from, dtype=getattr(torch, dtype_name), use_safetensors=True if source.kind == "hub" else None,
             **kwargs
@@ -65,12 +71,6 @@ def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
             f"--model {spec.model}: its .bin weights hold more than tensors (they are read with "
             "torch.load(weights_only=True), which runs no code): convert the checkpoint to safetensors"
         ) from err
-    if not tokenizer.chat_template:
-        raise UserError(
-            f"--model {spec.model}: its tokenizer has no chat template, so conversations "
-            "cannot be formatted. Use an instruct/chat checkpoint, or add a chat_template "
-            "to its tokenizer_config.json"
-        )
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

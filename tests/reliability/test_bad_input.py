@@ -5,6 +5,7 @@ the results root holds the files it held before, byte for byte (none for a new r
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -154,3 +155,77 @@ def test_an_api_model_the_endpoint_does_not_serve(capsys, tmp_path):
     assert message == (f"the endpoint {server.base_url} does not serve the model 'gpt-nope' (NotFoundError: Error code: "
                        "404 - The model `gpt-nope` does not exist). Check the model name (--model, --judge-model) and "
                        "the endpoint")
+
+
+GOOD = {"problem": "What is 2+3?", "answer": "5", "subject": "Algebra", "level": 1, "unique_id": "p-1"}
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([{k: v for k, v in GOOD.items() if k != "answer"}], "{data} line 1: field 'answer' missing"),
+    ([GOOD, {**GOOD, "unique_id": "p-2", "level": "hard"}], "{data} line 2: field 'level' must be int, got str"),
+    ([GOOD, {**GOOD, "problem": 12}], "{data} line 2: field 'problem' must be str, got int"),
+    ([GOOD, "not an object"], "{data} line 2: expected a JSON object, got str"),
+    ([], "{data}: the file has no records"),
+    (["", ""], "{data}: the file has no records"),
+    ([GOOD, {**GOOD, "unique_id": "p-2"}, GOOD], "{data} line 3: duplicate id 'p-1' (first at {data} line 1); ids must be unique"),
+])
+def test_a_data_file_with_a_bad_row(capsys, tmp_path, answers, lines, message):
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join((json.dumps(r) if r != "" else "") + "\n" for r in lines))
+    assert fails(capsys, tmp_path / "r", "--backend", "replay", "--model", str(answers), "--tasks", "math500",
+                 "--data", str(data)) == message.format(data=data)
+
+
+def test_invalid_utf8_names_the_line_and_byte(capsys, tmp_path, answers):
+    data = tmp_path / "data.jsonl"
+    data.write_bytes(json.dumps(GOOD).encode() + b"\n" + b'{"problem": "caf\xe9"}\n')
+    assert fails(capsys, tmp_path / "r", "--backend", "replay", "--model", str(answers), "--tasks", "math500",
+                 "--data", str(data)) == f"{data} line 2: not valid UTF-8 (byte {len(json.dumps(GOOD)) + 17}); " \
+                                         "re-save the file as UTF-8"
+
+
+def test_a_replay_answer_of_the_wrong_type(capsys, tmp_path):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"id": "p-1", "responses": ["one", 2]}) + "\n")
+    assert fails(capsys, tmp_path / "r", "--backend", "replay", "--model", str(answers), "--tasks", "math500",
+                 "--data", str(MATH_FIXTURE)) == f"{answers} line 1: field 'responses' must be a list of strings"
+
+
+@pytest.mark.parametrize("model, revision, message", [
+    ("./no/such/ckpt", None, "--model ./no/such/ckpt: no such file or folder. Pass an existing checkpoint folder, a "
+                             ".gguf file, a hub id like 'org/name' (with --revision), or 'default'"),
+    ("no-org/no-model", "v9", r"--model no-org/no-model \(revision v9\) could not be loaded: .+\. Check the id and "
+                              r"revision; offline, pass a local checkpoint folder or pre-download the model into the "
+                              r"Hugging Face cache"),
+])
+def test_an_unknown_model_or_revision(capsys, tmp_path, model, revision, message):
+    got = fails(capsys, tmp_path / "r", "--model", model, *(["--revision", revision] if revision else []),
+                "--tasks", "math500", "--data", str(MATH_FIXTURE), "--limit", "1")
+    assert re.fullmatch(message, got) if revision else got == message
+
+
+def test_a_tokenizer_without_a_chat_template(capsys, tmp_path, tiny_llama_no_template):
+    assert fails(capsys, tmp_path / "r", "--model", str(tiny_llama_no_template), "--tasks", "math500", "--data",
+                 str(MATH_FIXTURE), "--limit", "1") == (
+        f"--model {tiny_llama_no_template}: its tokenizer has no chat template, so conversations cannot be formatted. "
+        "Use an instruct/chat checkpoint, or add a chat_template to its tokenizer_config.json")
+
+
+@pytest.mark.parametrize("verdict", ["Rating: [[eight]]", "Rating: [[11]]", "Rating: [[0]]"])
+def test_a_judge_with_non_numeric_or_out_of_range_scores(capsys, tmp_path, answers, verdict):
+    """No verdict is made up: each reply is stored as a parse error, none is scored, and the
+    run ends judge_failures (exit 2) with its table and summary written, whole."""
+    mt = tmp_path / "mt.jsonl"
+    mt.write_text("".join(json.dumps({"id": q, "responses": ["a", "b"]}) + "\n" for q in range(9001, 9005)))
+    with LoopbackServer(lambda body: verdict) as server:
+        rc = main(["run", "--backend", "replay", "--model", str(mt), "--tasks", "mt_bench", "--data",
+                   str(ROOT / "tasks" / "mt_bench" / "smoke.jsonl"), "--judge-model", "judge-x", "--judge-base-url",
+                   server.base_url, "--judge-parse-retries", "0", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 2 and capsys.readouterr().err.splitlines()[-1] == (
+        "bolt-eval: error: mt_bench: judge_failures: 0 of 8 judgments have a verdict ({'parse_error': 8}), worse "
+        "than --max-judge-failures 0.0. Failures stay in the ledger; re-run to ask again")
+    [run] = (tmp_path / "r").glob("*--mt_bench--*")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["coverage"] == {"judged": 0, "total": 8, "rate": 0.0, "by_status": {"parse_error": 8}}
+    db = sqlite3.connect(tmp_path / "r" / "judgments.sqlite")
+    assert db.execute("SELECT DISTINCT status, verdict, raw FROM judgments").fetchall() == [("parse_error", None, verdict)]
