@@ -2,10 +2,11 @@
 --suite smoke`), relative to a bare process that only loads the same model and generates.
 
 Each command runs as a child process; its peak is the `ru_maxrss` that `os.wait4` reports
-for it (its largest process, descendants included). The full smoke suite takes ~7 minutes
-on 2 cores, too long for the bench's 15-minute budget, so it runs with `--limit` (every
-task, both roles of the default model, candidate and judge, but fewer items): peak memory
-is set by the loaded models, not by the number of items.
+for it (its largest process, descendants included). The full smoke suite takes 7 minutes or
+more on 2 cores, too long for the bench's 15-minute budget, so it runs on one item per task
+with 32-token answers and verdicts: the same process, every task, the default model as
+candidate and then as judge. Memory is set by the loaded model; one sequence of 400 tokens
+holds ~20 MB of KV cache, so the full suite's batches (12 prompts) would add a few hundred MB.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def run(quick: bool) -> dict[str, Any]:
         if quick:
             what = ["--tasks", "math500", "--data", "tasks/math500/fixture.jsonl", "--limit", "1", "--max-new-tokens", "8"]
         else:
-            what = ["--suite", "smoke", "--limit", "2"]
+            what = ["--suite", "smoke", "--limit", "1", "--max-new-tokens", "32", "--judge-max-new-tokens", "32"]
         args = ["run", "--model", "default", *what, "--out", out, "--no-progress"]
         eval_wall, eval_rss = measure([sys.executable, "-m", "bolt_eval.cli", *args])
     bare_wall, bare_rss = measure([sys.executable, "-c", BARE])

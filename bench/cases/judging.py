@@ -80,7 +80,7 @@ def thread_pool(base_url: str, concurrency: int, calls: int) -> tuple[float, flo
 
 def run(quick: bool) -> dict[str, Any]:
     levels = (1, 8, 32) if quick else (1, 8, 32, 64, 128)
-    repeats, seconds = (1, 0.5) if quick else (3, 3.0)
+    repeats, seconds = (1, 0.5) if quick else (3, 2.0)
     rows = []
     with loopback(reply, LATENCY_S) as server:
         thread_pool(server.base_url, 4, 8)  # warm-up: imports, first connections
