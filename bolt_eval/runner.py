@@ -250,8 +250,9 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
         return []
     run.manifest.update(status="incomplete", failed=len(failures))
     run.write_manifest()
-    return [f"{task.name}: {len(failures)} of {len(samples)} samples failed, first: {failures[0]}. "
-            f"Finished samples are kept in {run.dir}; re-run the same command to retry the rest"]
+    kept = (f"Finished samples are kept in {run.dir}; re-run the same command to retry the rest" if run.records
+            else "Nothing finished; re-run the same command to retry")
+    return [f"{task.name}: {len(failures)} of {len(samples)} samples failed, first: {failures[0]}. {kept}"]
 
 
 def _generate_chunk(chunk: list[Sample], task: Task, backend: Any, base: SamplingParams,

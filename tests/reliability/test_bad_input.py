@@ -229,3 +229,12 @@ def test_a_judge_with_non_numeric_or_out_of_range_scores(capsys, tmp_path, answe
     assert summary["coverage"] == {"judged": 0, "total": 8, "rate": 0.0, "by_status": {"parse_error": 8}}
     db = sqlite3.connect(tmp_path / "r" / "judgments.sqlite")
     assert db.execute("SELECT DISTINCT status, verdict, raw FROM judgments").fetchall() == [("parse_error", None, verdict)]
+
+
+def test_a_run_whose_every_sample_fails_leaves_no_folder(capsys, tmp_path):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"id": "not-a-math500-id", "response": "\\boxed{1}"}) + "\n")
+    assert fails(capsys, tmp_path / "r", "--backend", "replay", "--model", str(answers), "--tasks", "math500",
+                 "--data", str(MATH_FIXTURE), "--limit", "2") == (
+        f"math500: 2 of 2 samples failed, first: {MATH_IDS[0]}: {answers}: no recorded answer for id "
+        f"'{MATH_IDS[0]}' turn 1. Nothing finished; re-run the same command to retry")
