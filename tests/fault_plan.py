@@ -1,5 +1,5 @@
 """A seeded fault plan for the loopback server: each request is answered with a fault at a
-given rate, the kind drawn evenly from those that apply to it.
+given rate, the kinds that apply to it taken in turn, so that a run meets every kind.
 
 Transport faults (any request): 429 with and without Retry-After, 500, 502, 503, a TCP
 reset, a reply that hangs past the client's timeout, a truncated JSON body. Content faults
@@ -7,9 +7,9 @@ reset, a reply that hangs past the client's timeout, a truncated JSON body. Cont
 content, `finish_reason: length` with the verdict cut off, a refusal, a verdict in the
 wrong format.
 
-The decision is a hash of the seed, the request body and how often that body was seen
-before, never of arrival order: with the client's concurrency and backoff jitter, the same
-run meets the same faults. `injected` counts them per kind.
+Whether a request meets a fault is a hash of the seed, the request body and how often that
+body was seen before, not of arrival order or timing, so the rate holds whatever the
+client's concurrency and backoff do. `injected` counts the faults per kind.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class FaultPlan:
         if int.from_bytes(h[:4], "big") / 2**32 >= self.rate:
             return None
         kinds = TRANSPORT + CONTENT if body["model"] in self.judges else TRANSPORT
-        kind = kinds[int.from_bytes(h[4:8], "big") % len(kinds)]
+        kind = kinds[sum(self.injected[k] for k in kinds) % len(kinds)]
         self.injected[kind] += 1
         return self.fault(kind, body)
 

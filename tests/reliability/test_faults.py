@@ -46,7 +46,8 @@ def ledger(root):
 
 def test_thirty_percent_faults_lose_nothing_and_a_rerun_scores_as_a_clean_run(tmp_path):
     with LoopbackServer(reply) as server:
-        evaluate(eval_config(tmp_path / "clean", server.base_url, TASKS, retries=1, timeout_s=1.0, parse_retries=1))
+        # retries and timeouts are not configuration: the runs share their run folders' names and judgment keys
+        evaluate(eval_config(tmp_path / "clean", server.base_url, TASKS, retries=3, timeout_s=10.0, parse_retries=1))
         clean, clean_ledger = folder_state(tmp_path / "clean"), ledger(tmp_path / "clean")
         keys = [j["key"] for _, js in clean.values() for outs in js.values() for o in outs for j in o.values()]
         assert len(keys) == 8 + 12 + 72 and clean_ledger.keys() == set(keys)  # two WildBench battles share a prompt
@@ -93,7 +94,8 @@ def test_thirty_percent_faults_lose_nothing_and_a_rerun_scores_as_a_clean_run(tm
 
         server.plan = None
         start = len(server.requests)
-        results = evaluate(faulty_cfg)  # one more plain run of the same configuration
+        results = evaluate(eval_config(tmp_path / "faulty", server.base_url, TASKS, retries=3, timeout_s=10.0,
+                                       parse_retries=1))  # one more plain run of the same configuration
         rerun = Counter(b["model"] for b in server.requests[start:])
     assert [r.manifest["status"] for r in results] == ["complete"] * 3
     assert summaries(tmp_path / "faulty") == summaries(tmp_path / "clean") and len(summaries(tmp_path / "clean")) == 3
