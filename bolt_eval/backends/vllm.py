@@ -1,4 +1,9 @@
-"""`vllm` backend: vLLM's offline engine (`LLM.chat`), batched, with the model's chat template.
+"""`vllm` backend: vLLM's offline engine, batched, with the model's chat template.
+
+Conversations are rendered with the tokenizer's chat template (as `LLM.chat` does) and
+tokenized here, so a prompt longer than `max_model_len` fails its sample or is cut from the
+left as `--context-policy` says (backends/context.py) instead of failing the whole batch
+inside vLLM; the token ids go to `LLM.generate`.
 
 Every request gets its own `SamplingParams`: vLLM seeds each request from its own seed, and
 one seed shared by all requests would draw the same random numbers for every prompt. The
@@ -19,6 +24,7 @@ from typing import Any
 
 from bolt_eval import models
 from bolt_eval.backends.base import Backend, Progress
+from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
 
@@ -51,6 +57,7 @@ def request_seed(seed: int, request: Request) -> int:
 class VLLMBackend(Backend):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
+        self.policy = check_policy(spec.context_policy)
         vllm = import_vllm()
         source = models.resolve(spec.model, spec.revision)
         if source.kind == "gguf":
@@ -63,7 +70,9 @@ class VLLMBackend(Backend):
         except (OSError, ValueError) as err:
             raise UserError(f"--model {spec.model}: vLLM could not load it: {str(err).splitlines()[0]}. "
                             "Check the id, --revision and --engine-option values") from err
-        template = self.llm.get_tokenizer().chat_template
+        self.tokenizer = self.llm.get_tokenizer()
+        self.context = self.llm.llm_engine.model_config.max_model_len
+        template = self.tokenizer.chat_template
         if not template:
             raise UserError(f"--model {spec.model}: its tokenizer has no chat template, so conversations "
                             "cannot be formatted. Use an instruct/chat checkpoint")
@@ -92,19 +101,34 @@ class VLLMBackend(Backend):
             llm.llm_engine.engine_core.shutdown()  # stops the engine process now, not at exit
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
-        from vllm import SamplingParams
+        from vllm import SamplingParams, TokensPrompt
 
-        params = [SamplingParams(
-            n=r.params.n, temperature=r.params.temperature, top_p=r.params.top_p,
-            max_tokens=r.params.max_new_tokens, stop=list(r.params.stop) or None,
-            seed=request_seed(r.params.seed, r),
-        ) for r in requests]
+        results: list[list[Completion]] = [[] for _ in requests]
+        prompts, params, todo, cuts = [], [], [], []
+        for i, r in enumerate(requests):
+            text = self.tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            if error := overflow(r, len(ids), self.context, self.policy):
+                results[i] = [Completion.failed(error)] * r.params.n
+                continue
+            keep = room(self.context, r.params.max_new_tokens) or len(ids)
+            cuts.append(max(0, len(ids) - keep))
+            prompts.append(TokensPrompt(prompt_token_ids=ids[-keep:]))
+            params.append(SamplingParams(
+                n=r.params.n, temperature=r.params.temperature, top_p=r.params.top_p,
+                max_tokens=r.params.max_new_tokens, stop=list(r.params.stop) or None,
+                seed=request_seed(r.params.seed, r),
+            ))
+            todo.append(i)
         t0 = time.perf_counter()
-        outs = self.llm.chat([list(r.messages) for r in requests], params, use_tqdm=False)
-        per_call = (time.perf_counter() - t0) / max(1, sum(r.params.n for r in requests))
+        outs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
+        per_call = (time.perf_counter() - t0) / max(1, sum(p.n for p in params))
+        for i, cut, out in zip(todo, cuts, outs):
+            results[i] = [Completion(
+                text=o.text, prompt_tokens=len(out.prompt_token_ids or ()), completion_tokens=len(o.token_ids),
+                finish_reason="length" if o.finish_reason == "length" else "stop", latency_s=per_call,
+                prompt_cut=cut,
+            ) for o in out.outputs]
         if progress:
             progress(len(requests))
-        return [[Completion(
-            text=o.text, prompt_tokens=len(out.prompt_token_ids or ()), completion_tokens=len(o.token_ids),
-            finish_reason="length" if o.finish_reason == "length" else "stop", latency_s=per_call,
-        ) for o in out.outputs] for out in outs]
+        return results

@@ -51,3 +51,19 @@ def test_provenance_names_engine_dtype_and_chat_template(engine) -> None:
     assert info["dtype"] == "float32" and info["engine_options"] == ENGINE_OPTIONS
     assert info["chat_template_sha256"] == hashlib.sha256(template.encode()).hexdigest()
     assert len(info["model"]["weights_sha256"]) == 64
+
+
+def test_a_prompt_over_the_context_fails_its_sample_or_is_cut(engine) -> None:
+    long = ({"role": "user", "content": "word " * 3000},)  # over 2048 tokens
+    short = ({"role": "user", "content": "Say hi."},)
+    params = SamplingParams(max_new_tokens=8)
+    [failed], [fine] = engine.generate([Request("long", 0, long, params), Request("short", 0, short, params)])
+    assert failed.finish_reason == "error"
+    assert "more than the 2040 that fit the model's context of 2048 tokens" in failed.error
+    assert fine.error is None and fine.text  # the rest of the batch is answered
+    engine.policy = "truncate"
+    try:
+        [[cut]] = engine.generate([Request("long", 0, long, params)])
+    finally:
+        engine.policy = "fail"
+    assert cut.error is None and cut.prompt_tokens == 2040 and cut.prompt_cut > 900
