@@ -85,17 +85,18 @@ class LoopbackServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     time.sleep(server.latency_s + (fault.delay_s if fault else 0.0))
-                    if fault and fault.reset:
-                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                        self.connection.close()
-                        self.close_connection = True
-                    elif fault:
-                        self._send(fault.status, fault.body, fault.headers)
-                    else:
-                        self._send(200, json.dumps(completion_body(body, server.reply(body))))
-                finally:
+                    text = None if fault else json.dumps(completion_body(body, server.reply(body)))
+                finally:  # done before the answer leaves: once it has, the client may send the next
                     with server._lock:
                         server.in_flight -= 1
+                if fault and fault.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                elif fault:
+                    self._send(fault.status, fault.body, fault.headers)
+                else:
+                    self._send(200, text)
 
             def _send(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
                 data = text.encode()

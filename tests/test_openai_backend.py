@@ -78,8 +78,15 @@ def test_unreachable_endpoint_says_so():
         b.generate(reqs(2))
 
 
+def slow_echo(body):
+    """Answers take 0.3 s while faults come back at once: the client learns of a 429 well
+    before the other requests of its wave end, however loaded the machine."""
+    time.sleep(0.3)
+    return echo(body)
+
+
 def test_a_429_pauses_every_request_not_just_its_own():
-    with LoopbackServer(echo, latency_s=0.05) as server:
+    with LoopbackServer(slow_echo) as server:
         server.faults = [Fault(429, {"Retry-After": "1"})]
         out = backend(server, concurrency=4).generate(reqs(8))
     assert [cs[0].text for cs in out] == [f"reply to: q{i}" for i in range(8)]
