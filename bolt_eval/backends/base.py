@@ -80,6 +80,15 @@ class Backend(ABC):
         self.close()
 
 
+def local_identity(backend: str, spec: BackendSpec) -> dict[str, Any]:
+    """The identity of a model bolt-eval loads itself (hf, vllm, vllm-serve): its source
+    (folder + weight fingerprint, or hub id + revision) and the requested dtype."""
+    from bolt_eval import models
+
+    source = models.resolve(spec.model, spec.revision)
+    return {"backend": backend, "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+
+
 def build_backend(spec: BackendSpec) -> Backend:
     from bolt_eval.registry import backends
 

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from bolt_eval import models
-from bolt_eval.backends.base import Backend, Progress, truncate_at_stop
+from bolt_eval.backends.base import Backend, Progress, local_identity, truncate_at_stop
 from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, SamplingParams, UserError
@@ -94,8 +94,7 @@ class HFBackend(Backend):
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
-        source = models.resolve(spec.model, spec.revision)
-        return {"backend": "hf", "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+        return local_identity("hf", spec)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "hf", **self._provenance}

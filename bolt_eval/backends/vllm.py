@@ -23,7 +23,7 @@ import zlib
 from typing import Any
 
 from bolt_eval import models
-from bolt_eval.backends.base import Backend, Progress
+from bolt_eval.backends.base import Backend, Progress, local_identity
 from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
@@ -89,8 +89,7 @@ class VLLMBackend(Backend):
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
-        source = models.resolve(spec.model, spec.revision)
-        return {"backend": "vllm", "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+        return local_identity("vllm", spec)
 
     def describe(self) -> dict[str, Any]:
         return self._provenance

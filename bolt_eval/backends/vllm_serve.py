@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bolt_eval import models
-from bolt_eval.backends.base import Backend, Progress
+from bolt_eval.backends.base import Backend, Progress, local_identity
 from bolt_eval.backends.openai_api import OpenAIBackend
 from bolt_eval.backends.vllm import require_vllm
 from bolt_eval.registry import backends
@@ -52,8 +52,7 @@ class VLLMServeBackend(Backend):
 
     @classmethod
     def identity(cls, spec: Any) -> dict[str, Any]:
-        source = models.resolve(spec.model, spec.revision)
-        return {"backend": "vllm-serve", "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+        return local_identity("vllm-serve", spec)
 
     def describe(self) -> dict[str, Any]:
         return {**self.identity(self.spec), "engine_options": dict(sorted(self.spec.options.items()))}
