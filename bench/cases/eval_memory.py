@@ -7,6 +7,8 @@ more on 2 cores, too long for the bench's 15-minute budget, so it runs on one it
 with 32-token answers and verdicts: the same process, every task, the default model as
 candidate and then as judge. Memory is set by the loaded model; one sequence of 400 tokens
 holds ~20 MB of KV cache, so the full suite's batches (12 prompts) would add a few hundred MB.
+Both run with one torch thread (OMP_NUM_THREADS=1), as generation_hf does, so that time on
+shared cores stays bounded; threads do not change the peak.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ model.generate(**enc, max_new_tokens=16, do_sample=False, temperature=None, top_
 
 
 def measure(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, peak RSS MiB) of a child process."""
+    """(wall s, peak RSS MiB) of a child process with one torch thread."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
