@@ -3,8 +3,9 @@
 Arena-Hard-SC: N checkpoints x 750 prompts x 2 games against one baseline, verdicts and
 style features drawn at random (seeded), fitted together (`style_control.fit`, style
 "both") and bootstrapped 100 rounds, as `bolt-eval arena-fit` does for a training run.
-The ratio is the cost per checkpoint relative to one checkpoint alone: below 1, fitting
-checkpoints together is cheaper than one by one.
+The ratio is the cost per checkpoint relative to one checkpoint alone: above 1, fitting
+checkpoints together costs more per checkpoint than fitting one (the fit has a parameter
+per checkpoint, so each iteration grows with both battles and parameters).
 
 compare: `comparing.table.compare` over 50 runs of 500 items (a MATH500 run each) against
 the first, every delta a 1000-round paired bootstrap, relative to a 2-run comparison.
