@@ -152,9 +152,6 @@ class Ledger:
         except sqlite3.DatabaseError as err:
             raise self._error(err) from err
 
-    def counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT status, COUNT(*) FROM judgments GROUP BY status").fetchall())
-
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
