@@ -11,7 +11,8 @@ from conftest import MATH_FIXTURE, bolt
 
 from bolt_eval.backends.base import BackendSpec, build_backend
 from bolt_eval.backends.vllm import request_seed
-from bolt_eval.cli import build_parser, _engine_options
+from bolt_eval.cli import build_parser
+from bolt_eval.run_config import engine_options
 from bolt_eval.serving import server_flags
 from bolt_eval.types import Request, SamplingParams, UserError
 
@@ -31,7 +32,7 @@ def test_missing_vllm_names_the_extra_and_the_nox_session(backend: str, tmp_path
 
 def options(*argv: str) -> dict:
     args = build_parser().parse_args(["run", "--model", "m", "--tasks", "math500", *argv])
-    return _engine_options(args, args.backend, args.engine_option)
+    return engine_options(args, args.backend, args.engine_option)
 
 
 def test_engine_options_are_typed_yaml_scalars() -> None:
