@@ -55,7 +55,8 @@ class VLLMServeBackend(Backend):
         return local_identity("vllm-serve", spec)
 
     def describe(self) -> dict[str, Any]:
-        return {**self.identity(self.spec), "engine_options": dict(sorted(self.spec.options.items()))}
+        options = {k: v for k, v in sorted(self.spec.options.items()) if k != SERVE_TIMEOUT_OPTION}
+        return {**self.identity(self.spec), "engine_options": options}
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
         return self.client.generate(requests, progress)
