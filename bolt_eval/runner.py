@@ -26,6 +26,7 @@ from typing import Any
 from bolt_eval import __version__
 from bolt_eval.backends.base import BackendSpec, LazyBackend
 from bolt_eval.benchmarks.base import Dataset, Task, select
+from bolt_eval.generation import generate_chunk, record
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
 from bolt_eval.judging.judge import Judge, JudgeSpec
 from bolt_eval.judging.ledger import Ledger
@@ -33,8 +34,8 @@ from bolt_eval.judging.phase import Judged, judge_records, prompts_for
 from bolt_eval.judging.templates import Template
 from bolt_eval.registry import backends, benchmarks
 from bolt_eval.store import Run, Store, config_hash
-from bolt_eval.thoughts import get_delimiters, split_response
-from bolt_eval.types import Completion, Message, Request, Sample, SamplingParams, UserError
+from bolt_eval.thoughts import get_delimiters
+from bolt_eval.types import Sample, SamplingParams, UserError
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
         chunk = todo[start:start + size]
         if "provenance" not in run.manifest:  # every run that generates, not only the first
             run.manifest["provenance"] = backend.get().describe()
-        outputs = _generate_chunk(chunk, task, backend.get(), cfg.sampling, bar.update)
+        outputs = generate_chunk(chunk, task, backend.get(), cfg.sampling, bar.update)
         for c in (c for traj in (t for o in outputs for t in o) for _, c in traj):
             budget.charge(meter, c.prompt_tokens, c.completion_tokens)
         for sample, trajectories in zip(chunk, outputs):
@@ -244,7 +245,7 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
             if errors:
                 failures.append(f"{sample.id}: {errors[0]}")
                 continue
-            run.append(_record(sample, trajectories, task, delims))
+            run.append(record(sample, trajectories, task, delims))
     bar.close()
     if not failures:
         return []
@@ -253,62 +254,6 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
     kept = (f"Finished samples are kept in {run.dir}; re-run the same command to retry the rest" if run.records
             else "Nothing finished; re-run the same command to retry")
     return [f"{task.name}: {len(failures)} of {len(samples)} samples failed, first: {failures[0]}. {kept}"]
-
-
-def _generate_chunk(chunk: list[Sample], task: Task, backend: Any, base: SamplingParams,
-                    advance: Any) -> list[list[list[tuple[str, Completion]]]]:
-    """Each sample -> n trajectories -> per turn (user prompt, completion). Turn t+1 is
-    asked after the model's own answer to turn t, trajectory by trajectory."""
-    params = [task.sampling(s, base) for s in chunk]
-    trajs: list[list[list[tuple[str, Completion]]]] = [[[] for _ in range(p.n)] for p in params]
-    for turn in range(max(len(s.turns) for s in chunk)):
-        requests, slots = [], []
-        for i, s in enumerate(chunk):
-            if turn >= len(s.turns):
-                continue
-            prompt = task.prompt(s, turn)
-            if turn == 0:  # one request, n samples
-                requests.append(Request(s.id, 0, _messages(s, [], prompt), params[i]))
-                slots.append((i, None))
-            else:
-                for k, traj in enumerate(trajs[i]):
-                    if traj[-1][1].error:
-                        continue
-                    requests.append(Request(s.id, turn, _messages(s, traj, prompt),
-                                            params[i].with_(n=1, seed=params[i].seed + k)))
-                    slots.append((i, k))
-        outs = backend.generate(requests, progress=advance) if requests else []
-        for (i, k), req, completions in zip(slots, requests, outs):
-            prompt = req.messages[-1]["content"]
-            targets = range(len(trajs[i])) if k is None else [k]
-            for kk, c in zip(targets, completions):
-                trajs[i][kk].append((prompt, c))
-    return trajs
-
-
-def _messages(sample: Sample, history: list[tuple[str, Completion]], prompt: str) -> tuple[Message, ...]:
-    msgs: list[Message] = [{"role": "system", "content": sample.system}] if sample.system else []
-    msgs += sample.history
-    for user, c in history:
-        msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": c.text}]
-    return tuple(msgs + [{"role": "user", "content": prompt}])
-
-
-def _record(sample: Sample, trajectories: list[list[tuple[str, Completion]]], task: Task, delims: Any) -> dict[str, Any]:
-    outputs = []
-    for traj in trajectories:
-        turns = []
-        for prompt, c in traj:
-            sp = split_response(c.text, delims)
-            turns.append({
-                "prompt": prompt, "response": c.text, "thoughts": sp.thoughts,
-                "solution": sp.solution, "thoughts_closed": sp.thoughts_closed,
-                "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens, "latency_s": round(c.latency_s, 4),
-                **({"prompt_cut": c.prompt_cut} if c.prompt_cut else {}),
-            })
-        outputs.append({"turns": turns, "score": task.score(sample, [t["solution"] for t in turns])})
-    return {"id": sample.id, "outputs": outputs}
 
 
 def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Meter, budget: Budget) -> RunResult:

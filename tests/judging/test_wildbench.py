@@ -139,11 +139,11 @@ def test_multi_turn_history_as_the_judge_sees_it():
 
 
 def test_the_candidate_sees_the_history_as_messages(tmp_path):
-    from bolt_eval.runner import _messages
+    from bolt_eval.generation import messages
 
     task = benchmarks.get("wildbench")(data=str(FIXTURE))
     s = {x.id: x for x in task.load().samples}["wbfx-012"]
-    msgs = _messages(s, [], task.prompt(s, 0))
+    msgs = messages(s, [], task.prompt(s, 0))
     assert [m["role"] for m in msgs] == ["user", "assistant", "user"]
     assert msgs[-1]["content"] == "Now make it also remove spaces before reversing."
 
