@@ -32,9 +32,12 @@ def stored_ok(root):
     if not (root / "judgments.sqlite").exists():
         return set()
     db = sqlite3.connect(f"file:{root / 'judgments.sqlite'}?mode=ro", uri=True)
-    keys = {k for (k,) in db.execute("SELECT key FROM judgments WHERE status = 'ok'")}
-    db.close()
-    return keys
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # a kill between creating the file and its table leaves an empty ledger: nothing stored
+        return {k for (k,) in db.execute("SELECT key FROM judgments WHERE status = 'ok'")} if "judgments" in tables else set()
+    finally:
+        db.close()
 
 
 def stored_samples(root):
