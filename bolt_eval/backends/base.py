@@ -54,6 +54,19 @@ class Backend(ABC):
     ) -> list[list[Completion]]:
         """Complete every request; one list of `n` completions per request."""
 
+    def stream(self, requests: list[Request], on_result: Callable[[int, list[Completion]], None],
+               stop: Callable[[], bool]) -> None:
+        """Complete `requests`, handing each one's completions to `on_result(index,
+        completions)` as soon as they are ready, and starting no new work once `stop()` is
+        true. A local engine works a chunk (`chunk_size`) at a time; the `openai` backend
+        keeps `concurrency` requests in flight across the whole list."""
+        size = self.spec.chunk_size
+        for start in range(0, len(requests), size):
+            if stop():
+                return
+            for i, completions in enumerate(self.generate(requests[start:start + size]), start):
+                on_result(i, completions)
+
     @classmethod
     @abstractmethod
     def identity(cls, spec: BackendSpec) -> dict[str, Any]:

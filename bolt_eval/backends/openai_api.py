@@ -19,7 +19,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bolt_eval.backends.base import Backend, Progress, truncate_at_stop
 from bolt_eval.registry import backends
@@ -81,20 +81,36 @@ class OpenAIBackend(Backend):
         }
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
-        results = self._runner.run(self._run_all(requests, progress))
-        failures = [c.error or "" for cs in results for c in cs if c.finish_reason == "error"]
+        results: list[list[Completion]] = [[] for _ in requests]
+
+        def keep(i: int, completions: list[Completion]) -> None:
+            results[i] = completions
+            if progress:
+                progress(1)
+
+        self.stream(requests, keep, lambda: False)
+        return results
+
+    def stream(self, requests: list[Request], on_result: Callable[[int, list[Completion]], None],
+               stop: Callable[[], bool]) -> None:
+        seen: list[Completion] = []
+
+        def record(i: int, completions: list[Completion]) -> None:
+            seen.extend(completions)
+            on_result(i, completions)
+
+        self._runner.run(self._run_all(requests, record, stop))
+        failures = [c.error or "" for c in seen if c.finish_reason == "error"]
         kind = failures[0].partition(":")[0] if failures else ""
-        if kind in FATAL and len(failures) == sum(len(cs) for cs in results) and all(
-            f.startswith(kind) for f in failures
-        ):
+        if kind in FATAL and len(failures) == len(seen) and all(f.startswith(kind) for f in failures):
             raise UserError(FATAL[kind].format(url=self.spec.base_url or "https://api.openai.com/v1",
                                                model=self.spec.model, first=failures[0]))
-        return results
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "[API key]") if len(self._key) >= 8 else text
 
-    async def _run_all(self, requests: list[Request], progress: Progress | None) -> list[list[Completion]]:
+    async def _run_all(self, requests: list[Request], on_result: Callable[[int, list[Completion]], None],
+                       stop: Callable[[], bool]) -> None:
         from openai import AsyncOpenAI
 
         if self._client is None:
@@ -102,26 +118,41 @@ class OpenAIBackend(Backend):
                                        timeout=self.spec.timeout_s, max_retries=0)
         client, gate = self._client, asyncio.Semaphore(self.spec.concurrency)
 
-        async def one(request: Request) -> list[Completion]:
-            outs = await asyncio.gather(*(self._complete(client, gate, request, k) for k in range(request.params.n)))
-            if progress:
-                progress(1)
-            return list(outs)
+        async def one(i: int, request: Request) -> None:
+            if request.params.n == 1:  # handed over inside the gate (see _complete)
+                await self._complete(client, gate, request, 0, stop, lambda c: on_result(i, [c]))
+                return
+            outs = await asyncio.gather(*(self._complete(client, gate, request, k, stop)
+                                          for k in range(request.params.n)))
+            if all(c is not NOT_SENT for c in outs):  # a request cut short by stop() stays unanswered
+                on_result(i, list(outs))
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
 
-    async def _complete(self, client: Any, gate: asyncio.Semaphore, request: Request, k: int) -> Completion:
-        p = request.params
+    async def _complete(self, client: Any, gate: asyncio.Semaphore, request: Request, k: int,
+                        stop: Callable[[], bool], deliver: Callable[[Completion], None] | None = None) -> Completion:
+        """One completion under the concurrency gate. `deliver` runs before the gate is
+        released, so a result that spends the budget is counted before a waiting request
+        asks `stop()`."""
         async with gate:
-            t0 = time.perf_counter()
-            try:
-                resp = await self._create_with_retries(client, dict(
-                    model=self.spec.model, messages=list(request.messages), temperature=p.temperature,
-                    top_p=p.top_p, max_tokens=p.max_new_tokens, seed=p.seed + k,
-                    stop=list(p.stop) or None, **self.spec.options,
-                ))
-            except RequestFailed as err:
-                return Completion.failed(self._redact(str(err)), time.perf_counter() - t0)
+            if stop():
+                return NOT_SENT
+            completion = await self._ask(client, request, k)
+            if deliver:
+                deliver(completion)
+            return completion
+
+    async def _ask(self, client: Any, request: Request, k: int) -> Completion:
+        p = request.params
+        t0 = time.perf_counter()
+        try:
+            resp = await self._create_with_retries(client, dict(
+                model=self.spec.model, messages=list(request.messages), temperature=p.temperature,
+                top_p=p.top_p, max_tokens=p.max_new_tokens, seed=p.seed + k,
+                stop=list(p.stop) or None, **self.spec.options,
+            ))
+        except RequestFailed as err:
+            return Completion.failed(self._redact(str(err)), time.perf_counter() - t0)
         latency = time.perf_counter() - t0
         if not resp.choices:
             return Completion.failed("empty response: no choices", latency)
@@ -159,6 +190,9 @@ class OpenAIBackend(Backend):
             if attempt < self.spec.max_retries:
                 await asyncio.sleep(_backoff(attempt))
         raise RequestFailed(f"{type(last).__name__}: {last} (after {self.spec.max_retries + 1} attempts)")
+
+
+NOT_SENT = Completion.failed("not sent: stopped before it started")
 
 
 class RequestFailed(Exception):

@@ -1,9 +1,11 @@
 """The judge engine: prompts in, judgments out, every call going through the ledger.
 
 A judge is a backend (hf, openai, vllm, replay) + templates (rendered by the task into
-`JudgePrompt`s) + a verdict parser. `Judge.run` answers from the ledger what it can, calls
-the backend only for the rest, in chunks of `concurrency` so that a budget or a kill stops
-it cleanly, and writes every chunk's judgments to the ledger before the next one.
+`JudgePrompt`s) + a verdict parser. `Judge.run` answers from the ledger what it can and
+streams the rest through the backend (`Backend.stream`): an API judge keeps `concurrency`
+calls in flight across all of them, a local one works a chunk at a time; each judgment is
+written to the ledger the moment it arrives, so a kill loses only the calls in flight, and
+an exhausted budget starts no new call.
 
 A reply without a verdict is asked again (up to `parse_retries` more times per run) as a
 fresh sample: another seed, and at temperature 0 the retry temperature, since a greedy
@@ -88,39 +90,40 @@ class Judge:
         if progress and len(prompts) > len(todo):
             progress(len(prompts) - len(todo))
         for attempt in range(self.spec.parse_retries + 1):
-            failed: list[JudgePrompt] = []
-            for start in range(0, len(todo), self.spec.backend.chunk_size):
-                if self.budget.exhausted:
-                    break
-                chunk = todo[start:start + self.spec.backend.chunk_size]
-                entries = self._call(chunk, attempt)
-                # an api_error has had its retries in the backend; a reply without a verdict gets more
-                failed += [p for p, e in zip(chunk, entries) if e.status not in FINAL]
-                if progress:
-                    progress(sum(e.status in FINAL or attempt == self.spec.parse_retries for e in entries))
-            todo = failed
             if not todo or self.budget.exhausted:
                 break
+            todo = self._call(todo, attempt, progress)
         found = self.ledger.get(sorted({self.key(p) for p in prompts}))
         return [found.get(self.key(p)) or _pending(self.key(p), self.id, p) for p in prompts]
 
-    def _call(self, chunk: list[JudgePrompt], attempt: int) -> list[Entry]:
-        keys = [self.key(p) for p in chunk]
+    def _call(self, todo: list[JudgePrompt], attempt: int, progress: Callable[[int], None] | None) -> list[JudgePrompt]:
+        """Ask the backend for every prompt of `todo` (distinct keys), storing each judgment
+        the moment it arrives; returns the prompts whose reply had no verdict (asked again)."""
+        keys = [self.key(p) for p in todo]
         previous = self.ledger.get(keys)
         requests = []
-        for k, p in zip(keys, chunk):
+        for k, p in zip(keys, todo):
             tries = previous[k].attempts if k in previous else 0
             params = self.spec.params.with_(seed=self.spec.params.seed + tries)
             if tries and params.temperature == 0:
                 params = params.with_(temperature=self.spec.retry_temperature)
             requests.append(Request(k[:12], 0, p.messages, params))
-        completions = [cs[0] for cs in self.backend.get().generate(requests)]
-        self.calls += len(completions)
-        entries = [self._entry(k, p, c, previous.get(k)) for k, p, c in zip(keys, chunk, completions)]
-        self.ledger.put(entries)
-        for c in completions:
+        again: list[JudgePrompt] = []
+
+        def store(i: int, completions: list[Completion]) -> None:
+            c = completions[0]
+            entry = self._entry(keys[i], todo[i], c, previous.get(keys[i]))
+            self.ledger.put([entry])
+            self.calls += 1
             self.budget.charge(self.meter, c.prompt_tokens, c.completion_tokens)
-        return entries
+            # an api_error has had its retries in the backend; a reply without a verdict gets more
+            if entry.status not in FINAL:
+                again.append(todo[i])
+            if progress:
+                progress(int(entry.status in FINAL or attempt == self.spec.parse_retries))
+
+        self.backend.get().stream(requests, store, lambda: self.budget.exhausted)
+        return again
 
     def _entry(self, key: str, prompt: JudgePrompt, c: Completion, old: Entry | None) -> Entry:
         parser = PARSERS[prompt.parser]
