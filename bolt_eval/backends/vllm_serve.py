@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bolt_eval import models
 from bolt_eval.backends.base import Backend, Progress, local_identity
@@ -60,6 +60,10 @@ class VLLMServeBackend(Backend):
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
         return self.client.generate(requests, progress)
+
+    def stream(self, requests: list[Request], on_result: Callable[[int, list[Completion]], None],
+               stop: Callable[[], bool]) -> None:
+        self.client.stream(requests, on_result, stop)
 
     def close(self) -> None:
         client = self.__dict__.pop("client", None)
