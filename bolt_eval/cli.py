@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="JSONL file to write")
     gen.set_defaults(func=cmd_zebra_generate)
     _add_compare_parsers(sub)
+    from bolt_eval.cli_training import add_training_parsers
+
+    add_training_parsers(sub)
     return p
 
 
