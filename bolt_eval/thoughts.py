@@ -79,3 +79,14 @@ def _strip_solution(text: str, delims: Delimiters) -> str:
         if j >= 0:
             text = text[:j]
     return text.strip()
+
+
+def join_response(thoughts: str, solution: str, delims: Delimiters) -> str:
+    """The one spelling of a long-CoT response in a preset's delimiters: what the ICL
+    exemplars show, what stage 1 writes into the SFT set, and what `split_response` reads."""
+    parts = [delims.thought_open, thoughts.strip(), delims.thought_close]
+    if delims.solution_open and delims.solution_close:
+        parts += [delims.solution_open, solution.strip(), delims.solution_close]
+    else:
+        parts.append(solution.strip())
+    return "\n".join(parts)
