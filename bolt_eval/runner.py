@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bolt_eval import __version__
+from bolt_eval.adoption import adoption
 from bolt_eval.backends.base import BackendSpec, LazyBackend
 from bolt_eval.benchmarks.base import Dataset, Task, select
 from bolt_eval.generation import generate_chunk, record
@@ -263,6 +264,8 @@ def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Me
     name, est = task.headline(metrics)
     summary: dict[str, Any] = {"task": task.name, "task_version": task.version, "n_samples": len(p.samples),
                                "headline": {"metric": name, "unit": task.unit, **est.to_dict()}, "metrics": metrics}
+    if (fmt := adoption(records, cfg.thoughts)) is not None:  # long-CoT format adoption, beside the headline
+        summary["adoption"] = fmt
     turns = [t for r in records for o in r["outputs"] for t in o["turns"]]
     tokens: dict[str, Any] = {"candidate": {"prompt": sum(t["prompt_tokens"] for t in turns),
                                             "completion": sum(t["completion_tokens"] for t in turns)}}
