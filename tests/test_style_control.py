@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from bolt_eval.style_control import Battle, battles_from_games, bootstrap, fit, style_features
+from bolt_eval.arena.style_control import Battle, battles_from_games, bootstrap, fit, style_features
 
 PLAIN = {"tokens": 100, "headers": 0, "lists": 0, "bold": 0}
 
@@ -113,7 +113,7 @@ def test_a_clean_sweep_still_fits():
 
 
 def test_features_are_upstreams_length_difference_and_markdown_densities():
-    from bolt_eval.style_control import style_matrix
+    from bolt_eval.arena.style_control import style_matrix
 
     cand = {"tokens": 300, "headers": 3, "lists": 0, "bold": 6}
     base = {"tokens": 100, "headers": 1, "lists": 2, "bold": 0}

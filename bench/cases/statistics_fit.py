@@ -25,7 +25,7 @@ LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
 
 
 def synthetic_battles(checkpoints: int, prompts: int, seed: int = 0) -> list[Any]:
-    from bolt_eval.style_control import battles_from_games
+    from bolt_eval.arena.style_control import battles_from_games
 
     rng = random.Random(seed)
 
@@ -41,7 +41,7 @@ def synthetic_battles(checkpoints: int, prompts: int, seed: int = 0) -> list[Any
 
 
 def arena_rows(checkpoints: tuple[int, ...], prompts: int, rounds: int) -> list[dict[str, Any]]:
-    from bolt_eval.style_control import bootstrap, fit
+    from bolt_eval.arena.style_control import bootstrap, fit
 
     fit(synthetic_battles(1, 20, seed=99), "both")  # warm-up: scikit-learn's first fit pays its imports
     rows = []

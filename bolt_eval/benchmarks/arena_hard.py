@@ -1,6 +1,6 @@
 """Arena-Hard-Auto (Li et al., 2024) with style control: the candidate against a baseline's
 answers, every prompt judged twice (baseline first, then candidate first), scored by a
-Bradley-Terry fit with style control (`bolt_eval/style_control.py`).
+Bradley-Terry fit with style control (`bolt_eval/arena/style_control.py`).
 
 - `arena_hard`: v0.1, as in the BOLT paper: 500 prompts, gpt-4-0314 baseline answers,
   judge gpt-4-1106-preview.
@@ -26,7 +26,8 @@ from typing import Any, Callable, ClassVar
 
 import yaml
 
-from bolt_eval import stats, style_control
+from bolt_eval import stats
+from bolt_eval.arena import style_control
 from bolt_eval.benchmarks.base import Rows, Task, file_sha256
 from bolt_eval.downloads import cached
 from bolt_eval.jsonl import field, read_jsonl

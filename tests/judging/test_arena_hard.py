@@ -122,8 +122,8 @@ def test_default_model_as_candidate_and_judge(tmp_path):
 def test_checkpoints_fitted_together(tmp_path, answers):
     """Two checkpoints: one the scripted judge likes as above, one it always rates below the
     baseline. The joint fit ranks them, and matches style_control.fit on their battles."""
-    from bolt_eval.arena_joint import joint_table, run_battles
-    from bolt_eval.style_control import fit
+    from bolt_eval.arena.joint import joint_table, run_battles
+    from bolt_eval.arena.style_control import fit
 
     worse = tmp_path / "worse.jsonl"
     worse.write_text(answers.read_text().replace("CAND-", "WORSE-"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bolt_eval import style_control
+from bolt_eval.arena import style_control
 from bolt_eval.registry import benchmarks
 from bolt_eval.store import Run, Store
 from bolt_eval.types import UserError
