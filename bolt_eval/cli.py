@@ -82,13 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     jg.add_argument("--judge-concurrency", type=int, default=16, help="judge requests in flight")
     jg.add_argument("--judge-max-new-tokens", type=int, help="default 2048, or the suite's")
     jg.add_argument("--judge-parse-retries", type=int,
-                    help="fresh judge samples after a reply without a verdict, per run (default 2, or the suite's); "
-                         "a local judge instead gets its verdict constrained to the allowed ones")
-    jg.add_argument("--judge-free-verdicts", action="store_true",
-                    help="a local judge's reply without a verdict is asked again freely, not constrained")
-    jg.add_argument("--judge-expected-score", action="store_true",
-                    help="also report grades as their expected value over the allowed grades (G-Eval; a local "
-                         "hf or vllm judge)")
+                    help="fresh judge samples after a reply without a verdict, per run (default 2, or the suite's)")
     jg.add_argument("--max-judge-failures", type=float, metavar="RATE",
                     help="fail the run when more than this share of judgments has no verdict (default 0)")
     jg.add_argument("--budget", type=float, metavar="USD", help="stop cleanly once this much is spent; re-run to continue")
@@ -145,8 +139,6 @@ def _add_compare_parsers(sub: Any) -> None:
     cmp.add_argument("--plots", metavar="DIR", help="also write the plots (PNG and SVG) into DIR")
     cmp.add_argument("--no-breakdowns", action="store_true", help="headline table only")
     cmp.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds of the paired deltas")
-    cmp.add_argument("--trajectory", metavar="DIR", help="a training run's output folder (or a watched folder): "
-                     "its checkpoints in training order with deltas to init, and the trajectory plot")
     cmp.set_defaults(func=cmd_compare)
 
     gt = sub.add_parser("gate", help="fail (exit 1) when a candidate regresses against a baseline; 2 on bad input",
@@ -169,37 +161,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bolt_eval.store import write_atomic
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
-    if args.trajectory:
-        from bolt_eval.comparing.trajectory import trajectory_comparison
-
-        result, runs = trajectory_comparison(args.trajectory, args.allow_mixed, args.rounds)
-    else:
-        runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
-        reference = load_reference(args.reference) if args.reference else None
-        result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
-        result.notes += notes
-    adoption = [(r.label, r.task, r.summary.get("adoption")) for r in runs]
+    runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
+    reference = load_reference(args.reference) if args.reference else None
+    result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
+    result.notes += notes
     if args.plots:
         from bolt_eval.plots import save_all
 
         for path in save_all(result, args.plots):
             print(f"bolt-eval: wrote {path}", file=sys.stderr)
     if args.format == "html":
-        from bolt_eval.adoption import cell
         from bolt_eval.plots import figures, to_bytes
 
-        result.notes += [f"format adoption, {lb} on {t}: {cell(a)}" for lb, t, a in adoption if a]
         text = render.to_html(result, [(title, "image/png", to_bytes(fig, "png")) for _, title, fig in figures(result)])
     elif args.format == "csv":
         text = render.to_csv(result)
     elif args.format == "json":
         text = render.to_json(result)
     else:
-        from bolt_eval.adoption import table
-
         text = render.to_text(result, args.format, breakdowns=not args.no_breakdowns)
-        if adopted := table(adoption, "github" if args.format == "markdown" else "simple"):
-            text += f"\n{adopted}\n"
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(args.output), text)
