@@ -114,6 +114,8 @@ class RewardComponent(Strict):
     template: str | None = None  # judge: a template file (ours by default)
     max_length: int = 4096  # classifier: tokens of prompt + solution
     batch_size: int = 8  # classifier
+    max_new_tokens: int = 1024  # judge: tokens of the judge's reply (ours)
+    rules: FormatRules | None = None  # format: the rules rewarded (default: bootstrap.format)
 
 
 class LoraSettings(Strict):
