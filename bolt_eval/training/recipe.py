@@ -71,7 +71,9 @@ class DataSource(Strict):
 class Decontamination(Strict):
     suite: str | None = None  # default: the recipe's evaluation suite
     n: int = 13  # word n-grams (ours: the size GPT-3 and Llama reports used)
-    min_overlap: float = 0.0  # share of a query's n-grams found in one benchmark item; > it removes (0: any)
+    # ours: removed when this share of the query's content n-grams is in one item, or of the item's in the
+    # query (training/decontam.py: copies score 1.0, different generated puzzles at most 0.43)
+    min_overlap: float = 0.5
 
 
 class QueriesConfig(Strict):
