@@ -205,16 +205,6 @@ def system_instruction(delims: Delimiters = BOLT) -> str:
     return SYSTEM_TEMPLATE.format(**names, solution_part=tail.format(**names))
 
 
-def exemplars_hash(exemplars: list[Exemplar]) -> str:
-    """SHA-256 of the exemplars' ids and texts (for a stage manifest): it changes when any
-    exemplar that a prompt may show changes, and not when only a file is renamed."""
-    h = hashlib.sha256()
-    for ex in sorted(exemplars, key=lambda e: e.id):
-        for part in (ex.id, ex.topic, ex.query, ex.thoughts, ex.solution):
-            h.update(part.encode("utf-8") + b"\0")
-    return h.hexdigest()
-
-
 def _choose(exemplars: list[Exemplar], k: int, seed: int, key: str) -> list[Exemplar]:
     """k exemplars without replacement: those whose SHA-256 of (seed, key, id) is smallest.
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from bolt_eval.thoughts import PRESETS, split_response
 from bolt_eval.training.exemplars import (
     Exemplar,
     draw,
-    exemplars_hash,
     icl_messages,
     load_exemplars,
     system_instruction,
@@ -234,16 +232,9 @@ def test_missing_or_empty_folder(tmp_path):
         load_exemplars(tmp_path)
 
 
-def test_relative_folder_resolves_from_the_repository_and_hash_follows_content(tmp_path, monkeypatch, shipped):
+def test_relative_folder_resolves_from_the_repository(tmp_path, monkeypatch, shipped):
     monkeypatch.chdir(tmp_path)
     assert load_exemplars("training/exemplars") == shipped
-    copy = tmp_path / "copy"
-    shutil.copytree(SHIPPED, copy)
-    (copy / "01-math-divisible-by-3-or-5.md").rename(copy / "99-renamed.md")
-    assert exemplars_hash(load_exemplars(copy)) == exemplars_hash(shipped)
-    edited = copy / "02-math-rectangle-area.md"
-    edited.write_text(edited.read_text().replace("ab = 60.", "ab = 60 (square cm)."))
-    assert exemplars_hash(load_exemplars(copy)) != exemplars_hash(shipped)
 
 
 def test_tiny_recipe_prompt_fits_2048_tokens_for_any_two_exemplars(shipped):
