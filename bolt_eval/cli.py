@@ -139,6 +139,8 @@ def _add_compare_parsers(sub: Any) -> None:
     cmp.add_argument("--plots", metavar="DIR", help="also write the plots (PNG and SVG) into DIR")
     cmp.add_argument("--no-breakdowns", action="store_true", help="headline table only")
     cmp.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds of the paired deltas")
+    cmp.add_argument("--trajectory", metavar="DIR", help="a training run's output folder (or a watched folder): "
+                     "its checkpoints in training order with deltas to init, and the trajectory plot")
     cmp.set_defaults(func=cmd_compare)
 
     gt = sub.add_parser("gate", help="fail (exit 1) when a candidate regresses against a baseline; 2 on bad input",
@@ -161,25 +163,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bolt_eval.store import write_atomic
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
-    runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
-    reference = load_reference(args.reference) if args.reference else None
-    result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
-    result.notes += notes
+    if args.trajectory:
+        from bolt_eval.comparing.trajectory import trajectory_comparison
+
+        result, runs = trajectory_comparison(args.trajectory, args.allow_mixed, args.rounds)
+    else:
+        runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
+        reference = load_reference(args.reference) if args.reference else None
+        result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
+        result.notes += notes
+    adoption = [(r.label, r.task, r.summary.get("adoption")) for r in runs]
     if args.plots:
         from bolt_eval.plots import save_all
 
         for path in save_all(result, args.plots):
             print(f"bolt-eval: wrote {path}", file=sys.stderr)
     if args.format == "html":
+        from bolt_eval.adoption import cell
         from bolt_eval.plots import figures, to_bytes
 
+        result.notes += [f"format adoption, {lb} on {t}: {cell(a)}" for lb, t, a in adoption if a]
         text = render.to_html(result, [(title, "image/png", to_bytes(fig, "png")) for _, title, fig in figures(result)])
     elif args.format == "csv":
         text = render.to_csv(result)
     elif args.format == "json":
         text = render.to_json(result)
     else:
+        from bolt_eval.adoption import table
+
         text = render.to_text(result, args.format, breakdowns=not args.no_breakdowns)
+        if adopted := table(adoption, "github" if args.format == "markdown" else "simple"):
+            text += f"\n{adopted}\n"
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(args.output), text)

@@ -171,8 +171,15 @@ class OnlineConfig(TrainerSettings):
     learning_rate: float = 5e-7
 
 
+class EvalTask(Strict):
+    name: str
+    data: str | None = None
+    limit: int | None = None
+
+
 class EvalSettings(Strict):
     suite: str = "smoke"
+    tasks: list[EvalTask] = []  # instead of the suite's tasks: own data files (a held-out set, tests)
     backend: str = "hf"
     batch_size: int | None = None
     max_new_tokens: int | None = None
