@@ -3,11 +3,14 @@
 It plans the run exactly as `evaluate` does (same run folders, same judgment keys), counts
 the generations missing from each run folder and the judge calls missing from the ledger,
 and estimates tokens: 4 characters a token for text that exists, `max_new_tokens` for text
-not generated yet (so the estimate is an upper bound), priced from the price table.
+not generated yet (so the estimate is an upper bound), priced from the price table. A task
+whose data or judge templates cannot be had (offline, say) is listed below the table with
+the reason, and the others are still estimated.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tabulate import tabulate
@@ -16,7 +19,7 @@ from bolt_eval.judging.cost import Budget, Meter, estimate_tokens, load_prices
 from bolt_eval.judging.phase import prompts_for
 from bolt_eval.runner import EvalConfig, Plan, _any_judged, plan
 from bolt_eval.store import Store
-from bolt_eval.types import Sample
+from bolt_eval.types import Sample, UserError
 
 
 def dry_run(cfg: EvalConfig) -> str:
@@ -24,19 +27,29 @@ def dry_run(cfg: EvalConfig) -> str:
     store = Store(cfg.out)
     meter = Meter.for_model(cfg.backend.backend, cfg.backend.model, prices)
     ledger = store.ledger() if _any_judged(cfg) else None
+    rows, unavailable = [], []
     try:
-        rows = [_row(p, store.peek(p.run_id), cfg, meter) for p in plan(cfg, ledger, Budget(None), prices)]
+        for spec in cfg.tasks:  # task by task: a task whose data cannot be had is named, not fatal
+            try:
+                plans = plan(replace(cfg, tasks=[spec]), ledger, Budget(None), prices)
+            except UserError as err:
+                unavailable.append(str(err) if str(err).startswith(spec.name) else f"{spec.name}: {err}")
+                continue
+            rows += [_row(p, store.peek(p.run_id), cfg, meter) for p in plans]
     finally:
         if ledger:
             ledger.close()
     total = [sum(r[i] for r in rows) for i in (1, 2, 4, 5)]
     costs = [r[6] for r in rows]
-    rows.append(["total", *total[:2], "", *total[2:], sum(costs) if None not in costs else None])
+    rows.append(["total" + (f" ({len(rows)} of {len(cfg.tasks)} tasks)" if unavailable else ""), *total[:2], "",
+                 *total[2:], sum(costs) if None not in costs else None])
     for r in rows:
         r[6] = "unknown price" if r[6] is None else f"${r[6]:.2f}"
     table = tabulate(rows, headers=["task", "generations", "candidate tokens (≤)", "judge", "judge calls",
                                     "judge tokens (≤)", "cost (≤)"], tablefmt="github", disable_numparse=True)
-    return table + "\nnothing was called; token figures are upper bounds (unwritten answers count max_new_tokens)"
+    notes = [f"not estimated (a run would stop here): {u}" for u in unavailable]
+    return "\n".join([table, *notes, "nothing was called; token figures are upper bounds (unwritten answers count "
+                                      "max_new_tokens)"])
 
 
 def _row(p: Plan, done: dict[str, Any], cfg: EvalConfig, meter: Meter) -> list[Any]:

@@ -28,6 +28,7 @@ from bolt_eval.adoption import adoption
 from bolt_eval.backends.base import BackendSpec, LazyBackend
 from bolt_eval.benchmarks.base import Dataset, Task, select
 from bolt_eval.generation import generate_chunk, record
+from bolt_eval.judging.constrained import expected_records
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
 from bolt_eval.judging.judge import Judge, JudgeSpec
 from bolt_eval.judging.ledger import Ledger
@@ -149,6 +150,8 @@ def _judge_config(task: Task, judge: Judge, templates: dict[str, Template]) -> d
         "templates": {n: t.sha256 for n, t in sorted(templates.items())}, "template_source": sources,
         "parsers": sorted({t.parser for t in templates.values()}),
         "sampling": judge.spec.params.to_dict(), "parse_retries": judge.spec.parse_retries,
+        **({"verdicts": "free, else constrained"} if judge.constrain else {}),
+        **({"expected_score": True} if judge.spec.expected_score else {}),
     }
 
 
@@ -274,6 +277,9 @@ def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Me
     if judged and p.judge:
         summary["coverage"] = judged.coverage
         summary["judge"] = {"model": p.judge.spec.backend.model, "substitute": run.manifest["config"]["judge"]["substitute"]}
+        if p.judge.spec.expected_score and (expected := expected_records(records)) is not None:
+            metric, est = task.headline(task.aggregate(p.samples, expected))  # the task's own arithmetic, G-Eval grades
+            summary["expected_score"] = {"metric": f"{metric} (expected)", "unit": task.unit, **est.to_dict()}
         tokens["judge"] = judged.tokens
         cost["judge"] = p.judge.meter.usd(judged.tokens["prompt"], judged.tokens["completion"])
         if judged.coverage["by_status"].get("pending"):

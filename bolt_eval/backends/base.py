@@ -10,9 +10,28 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
-from bolt_eval.types import Completion, Request
+from bolt_eval.types import Completion, Message, Request
 
 Progress = Callable[[int], None]  # called with the number of requests just finished
+
+
+@dataclass(frozen=True)
+class ChoiceRequest:
+    """Which of `choices` continues the assistant's `reply` to `messages`: the reply is the
+    start of the assistant's turn (a judge's own free reply plus the verdict prefix), each
+    choice a possible end (judging/constrained.py)."""
+
+    messages: tuple[Message, ...]
+    reply: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen continuation, and each choice's log-likelihood when the backend scored them."""
+
+    index: int
+    logprobs: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,10 @@ class BackendSpec:
 
 class Backend(ABC):
     name: ClassVar[str]
+    #: Can pick one of several continuations (`choose`) / score them (`score_choices`):
+    #: the local engines; API backends cannot, and judges on them keep free verdicts only.
+    can_choose: ClassVar[bool] = False
+    can_score: ClassVar[bool] = False
 
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
@@ -66,6 +89,19 @@ class Backend(ABC):
                 return
             for i, completions in enumerate(self.generate(requests[start:start + size]), start):
                 on_result(i, completions)
+
+    def score_choices(self, requests: list[ChoiceRequest]) -> list[list[float]]:
+        """Per request, each choice's log-likelihood (the sum over its tokens) as the
+        continuation of the reply, as lm-eval scores multiple choice."""
+        raise NotImplementedError(f"the {self.name} backend cannot score continuations")
+
+    def choose(self, requests: list[ChoiceRequest]) -> list[Choice]:
+        """Per request, the continuation the model prefers: by default the argmax of
+        `score_choices` (vLLM engines choose by structured outputs instead)."""
+        out = []
+        for scores in self.score_choices(requests):
+            out.append(Choice(max(range(len(scores)), key=scores.__getitem__), tuple(scores)))
+        return out
 
     @classmethod
     @abstractmethod

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from bolt_eval import models
-from bolt_eval.backends.base import Backend, Progress, local_identity, truncate_at_stop
+from bolt_eval.backends.base import Backend, ChoiceRequest, Progress, local_identity, truncate_at_stop
 from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, SamplingParams, UserError
@@ -86,6 +86,8 @@ def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
 
 @backends.register("hf")
 class HFBackend(Backend):
+    can_choose = can_score = True
+
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.policy = check_policy(spec.context_policy)
@@ -127,10 +129,44 @@ class HFBackend(Backend):
                     progress(len(batch))
         return [r for r in results if r is not None]
 
-    def _render(self, request: Request) -> str:
+    def _render(self, request: Request | ChoiceRequest) -> str:
         return self.tokenizer.apply_chat_template(
             list(request.messages), tokenize=False, add_generation_prompt=True
         )
+
+    def score_choices(self, requests: list[ChoiceRequest]) -> list[list[float]]:
+        """Each choice's log-likelihood after the rendered conversation + the reply, the way
+        lm-eval scores a continuation (the whole text is tokenized, and the tokens past the
+        context's are the choice's). The shared context runs once; each choice continues
+        from a copy of its KV cache."""
+        return [self._score(self._render(r) + r.reply, r.choices) for r in requests]
+
+    def _score(self, context: str, choices: tuple[str, ...]) -> list[float]:
+        import copy
+
+        import torch
+
+        tok = self.tokenizer
+        ctx = tok(context, add_special_tokens=False)["input_ids"]
+        wholes = [tok(context + c, add_special_tokens=False)["input_ids"] for c in choices]
+        starts = [_shared_prefix(ctx, w) for w in wholes]  # each choice's first own token
+        if any(s >= len(w) for s, w in zip(starts, wholes)):
+            raise ValueError(f"a choice adds no token to the context: {choices!r}")
+        cut = max(0, max(map(len, wholes)) - self.context) if self.context else 0  # from the left
+        fed = min(starts) - 1  # tokens fed once, for every choice (the last one is fed with each choice)
+        if fed - cut < 1:
+            raise UserError(f"a judge verdict cannot be scored: the context leaves no room for it "
+                            f"({max(map(len, wholes))} tokens, the model takes {self.context})")
+        device = self.model.device
+        with torch.inference_mode():
+            cache = self.model(input_ids=torch.tensor([ctx[cut:fed]], device=device), use_cache=True).past_key_values
+            scores = []
+            for whole, start in zip(wholes, starts):
+                rest = torch.tensor([whole[fed:]], device=device)
+                logits = self.model(input_ids=rest, past_key_values=copy.deepcopy(cache), use_cache=True).logits[0]
+                logp = torch.log_softmax(logits.float(), dim=-1)  # row i predicts whole[fed + i + 1]
+                scores.append(float(sum(logp[j - fed - 1, whole[j]] for j in range(start, len(whole)))))
+        return scores
 
     def _generate_batch(self, prompts: list[str], params: SamplingParams, offset: int) -> list[list[Completion]]:
         import torch
@@ -184,3 +220,12 @@ class HFBackend(Backend):
         ids = self.model.generation_config.eos_token_id
         ids = ids if isinstance(ids, list) else [ids]
         return {i for i in ids + [self.tokenizer.eos_token_id, self.tokenizer.pad_token_id] if i is not None}
+
+
+def _shared_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

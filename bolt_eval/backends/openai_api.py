@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bolt_eval.backends.base import Backend, Progress, truncate_at_stop
+from bolt_eval.backends.base import Backend, Choice, ChoiceRequest, Progress, truncate_at_stop
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
 
@@ -166,6 +166,39 @@ class OpenAIBackend(Backend):
             finish_reason="stop" if stopped else (choice.finish_reason or "stop"),
             latency_s=latency,
         )
+
+    def choose_served(self, requests: list[ChoiceRequest]) -> list[Choice]:
+        """Constrained choices from a vLLM server (the `vllm-serve` judge): the reply is sent
+        as the assistant's unfinished turn (`continue_final_message`), and the server's
+        structured outputs restrict the continuation to the choices; greedy. Only vLLM's
+        server reads these `extra_body` fields, so the plain `openai` backend never sends them."""
+        async def ask_all() -> list[Choice]:
+            from openai import AsyncOpenAI
+
+            if self._client is None:
+                self._client = AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url,
+                                           timeout=self.spec.timeout_s, max_retries=0)
+            gate = asyncio.Semaphore(self.spec.concurrency)
+
+            async def one(r: ChoiceRequest) -> Choice:
+                async with gate:
+                    resp = await self._create_with_retries(self._client, dict(
+                        model=self.spec.model, temperature=0.0, max_tokens=32,
+                        messages=[*r.messages, {"role": "assistant", "content": r.reply}],
+                        extra_body={"structured_outputs": {"choice": list(r.choices)},
+                                    "continue_final_message": True, "add_generation_prompt": False}))
+                text = resp.choices[0].message.content or "" if resp.choices else ""
+                if text not in r.choices:
+                    raise UserError(f"the vLLM server at {self.spec.base_url} answered {text!r} to a guided choice "
+                                    f"among {list(r.choices)}: it does not apply structured outputs (needs vLLM >= 0.12)")
+                return Choice(r.choices.index(text))
+
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+
+        try:
+            return self._runner.run(ask_all())
+        except RequestFailed as err:
+            raise UserError(f"a constrained verdict from the vLLM server failed: {self._redact(str(err))}") from err
 
     async def _create_with_retries(self, client: Any, kwargs: dict[str, Any]) -> Any:
         import openai

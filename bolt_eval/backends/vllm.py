@@ -12,6 +12,10 @@ on how the runner cut the work into chunks. Engine options (tensor_parallel_size
 data_parallel_size, gpu_memory_utilization, max_model_len, dtype, enforce_eager, ...) pass
 through `--engine-option KEY=VALUE` unchanged: scaling out is vLLM's job, and Ray is
 selected the vLLM way (`distributed_executor_backend=ray`). vllm is imported only here.
+
+As a judge it gives constrained verdicts (judging/constrained.py) by vLLM's structured
+outputs (`StructuredOutputsParams(choice=...)`, greedy), and scores continuations for the
+expected grade from `prompt_logprobs`, as lm-eval's vllm model computes log-likelihoods.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import zlib
 from typing import Any
 
 from bolt_eval import models
-from bolt_eval.backends.base import Backend, Progress, local_identity
+from bolt_eval.backends.base import Backend, Choice, ChoiceRequest, Progress, local_identity
 from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
@@ -55,6 +59,8 @@ def request_seed(seed: int, request: Request) -> int:
 
 @backends.register("vllm")
 class VLLMBackend(Backend):
+    can_choose = can_score = True
+
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.policy = check_policy(spec.context_policy)
@@ -131,3 +137,54 @@ class VLLMBackend(Backend):
         if progress:
             progress(len(requests))
         return results
+
+    def _context(self, request: ChoiceRequest) -> str:
+        text = self.tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+        return text + request.reply
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def choose(self, requests: list[ChoiceRequest]) -> list[Choice]:
+        """Greedy decoding restricted to the choices (structured outputs, guided choice)."""
+        from vllm import SamplingParams, TokensPrompt
+        from vllm.sampling_params import StructuredOutputsParams
+
+        prompts, params = [], []
+        for r in requests:
+            room = 8 + max(len(self._ids(c)) for c in r.choices)
+            prompts.append(TokensPrompt(prompt_token_ids=self._ids(self._context(r))[-(self.context - room):]))
+            params.append(SamplingParams(temperature=0.0, max_tokens=room,
+                                         structured_outputs=StructuredOutputsParams(choice=list(r.choices))))
+        outs = self.llm.generate(prompts, params, use_tqdm=False) if requests else []
+        chosen = []
+        for r, out in zip(requests, outs):
+            text = out.outputs[0].text
+            if text not in r.choices:
+                raise RuntimeError(f"vLLM guided choice answered {text!r}, not one of {r.choices!r}")
+            chosen.append(Choice(r.choices.index(text)))
+        return chosen
+
+    def score_choices(self, requests: list[ChoiceRequest]) -> list[list[float]]:
+        """Each choice's log-likelihood from the prompt log-probabilities of context + choice."""
+        from vllm import SamplingParams, TokensPrompt
+
+        prompts, spans = [], []
+        for r in requests:
+            text = self._context(r)
+            context = self._ids(text)
+            for c in r.choices:
+                whole = self._ids(text + c)  # the tokens past the shared ones are the choice's (as lm-eval)
+                start = next((i for i, (a, b) in enumerate(zip(context, whole)) if a != b), min(len(context), len(whole)))
+                cut = max(0, len(whole) - (self.context - 1))  # from the left, as the context policy would
+                prompts.append(TokensPrompt(prompt_token_ids=whole[cut:]))
+                spans.append(max(1, start - cut))
+        params = SamplingParams(max_tokens=1, prompt_logprobs=1, temperature=0.0)
+        outs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
+        flat = [sum(out.prompt_logprobs[j][out.prompt_token_ids[j]].logprob for j in range(start, len(out.prompt_token_ids)))
+                for out, start in zip(outs, spans)]
+        scores, at = [], 0
+        for r in requests:
+            scores.append(flat[at:at + len(r.choices)])
+            at += len(r.choices)
+        return scores

@@ -3,7 +3,8 @@
 For judges and candidates that should run in a server of their own (a local 70B judge,
 a model shared by several tasks, an engine setting only the server has). The server starts
 when the backend is first used, so a finished re-run starts nothing, and stops when the
-backend is closed. Engine options become `vllm serve` flags.
+backend is closed. Engine options become `vllm serve` flags. As a judge it gives
+constrained verdicts through the server's structured outputs (`OpenAIBackend.choose_served`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bolt_eval import models
-from bolt_eval.backends.base import Backend, Progress, local_identity
+from bolt_eval.backends.base import Backend, Choice, ChoiceRequest, Progress, local_identity
 from bolt_eval.backends.openai_api import OpenAIBackend
 from bolt_eval.backends.vllm import require_vllm
 from bolt_eval.registry import backends
@@ -25,6 +26,8 @@ SERVE_TIMEOUT_OPTION = "serve_timeout_s"  # read by bolt-eval, not passed to the
 
 @backends.register("vllm-serve")
 class VLLMServeBackend(Backend):
+    can_choose = True
+
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         source = models.resolve(spec.model, spec.revision)
@@ -64,6 +67,9 @@ class VLLMServeBackend(Backend):
     def stream(self, requests: list[Request], on_result: Callable[[int, list[Completion]], None],
                stop: Callable[[], bool]) -> None:
         self.client.stream(requests, on_result, stop)
+
+    def choose(self, requests: list[ChoiceRequest]) -> list[Choice]:
+        return self.client.choose_served(requests)
 
     def close(self) -> None:
         client = self.__dict__.pop("client", None)

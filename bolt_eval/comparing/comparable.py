@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from bolt_eval.comparing.runs import RunData
+from bolt_eval.judging.constrained import method_note
 
 # (dotted field of manifest["config"], what a reader calls it)
 FIELDS = (
@@ -25,6 +26,7 @@ FIELDS = (
     ("judge.template_source", "judge template source"),
     ("judge.parsers", "verdict parsers"),
     ("judge.sampling", "judge sampling params"),
+    ("judge.verdicts", "how verdicts are obtained (free, or constrained)"),
 )
 
 
@@ -84,8 +86,15 @@ def differences(runs: list[RunData]) -> list[str]:
 
 
 def substitute_judge(runs: list[RunData]) -> str | None:
-    """The judge of a judged column, marked '(substitute)' when not the official one."""
-    judges = {(r.summary["judge"]["model"], r.summary["judge"]["substitute"]) for r in runs if r.summary.get("judge")}
+    """The judge of a judged column, marked '(substitute)' when not the official one, and
+    with how many of its verdicts were constrained (judging/constrained.py), if any."""
+    judges: dict[tuple[str, bool], dict[str, int]] = {}
+    for r in runs:
+        if r.summary.get("judge"):
+            counts = judges.setdefault((r.summary["judge"]["model"], r.summary["judge"]["substitute"]), {})
+            for method, n in ((r.summary.get("coverage") or {}).get("by_method") or {}).items():
+                counts[method] = counts.get(method, 0) + n
     if not judges:
         return None
-    return "; ".join(f"{m}{' (substitute)' if sub else ''}" for m, sub in sorted(judges))
+    return "; ".join(f"{m}{' (substitute)' if sub else ''}{method_note({'by_method': judges[(m, sub)]})}"
+                     for m, sub in sorted(judges))

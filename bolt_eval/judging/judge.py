@@ -11,6 +11,12 @@ A reply without a verdict is asked again (up to `parse_retries` more times per r
 fresh sample: another seed, and at temperature 0 the retry temperature, since a greedy
 judge would repeat itself. What still fails is stored as a failure and asked again on
 the next run; it is never a score.
+
+A local judge (hf, vllm, vllm-serve) is not asked again freely: a reply without a verdict
+gets one constrained to the template's allowed verdicts, after the judge's own reply
+(judging/constrained.py), also for failed replies a ledger already holds (no new free
+call). API judges keep free verdicts only. With `expected_score`, every grade is also
+scored over the allowed grades (G-Eval), from the stored reply.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bolt_eval.backends.base import BackendSpec, LazyBackend
+from bolt_eval.backends.base import BackendSpec, ChoiceRequest, LazyBackend
+from bolt_eval.judging import constrained
 from bolt_eval.judging.cost import Budget, Meter
 from bolt_eval.judging.ledger import Entry, Ledger, judgment_key
 from bolt_eval.judging.parsers import PARSERS, status_of
 from bolt_eval.registry import backends
-from bolt_eval.types import Completion, Message, Request, SamplingParams
+from bolt_eval.types import Completion, Message, Request, SamplingParams, UserError
 
 FINAL = ("ok", "api_error")  # not asked again within this run
 
@@ -35,6 +42,8 @@ class JudgeSpec:
     params: SamplingParams = field(default_factory=lambda: SamplingParams(temperature=0.0, max_new_tokens=2048))
     parse_retries: int = 2
     retry_temperature: float = 0.7
+    constrained: bool = True  # a local judge's reply without a verdict gets a constrained one
+    expected_score: bool = False  # also score every grade over the allowed grades (G-Eval)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,11 @@ class Judge:
         self.id = json.dumps(backends.get(spec.backend.backend).identity(spec.backend), sort_keys=True)
         self.calls = 0  # judge calls made by this process
         self.backend = LazyBackend(spec.backend)  # built only when a call is needed
+        cls = backends.get(spec.backend.backend)
+        self.constrain = spec.constrained and cls.can_choose
+        if spec.expected_score and not cls.can_score:
+            raise UserError(f"--judge-expected-score needs the judge's likelihoods, which the {spec.backend.backend} "
+                            "backend does not give: use a local judge on --judge-backend hf or vllm")
 
     def key(self, prompt: JudgePrompt) -> str:
         return judgment_key(self.id, prompt.template, prompt.messages, self.spec.params.to_dict())
@@ -67,8 +81,10 @@ class Judge:
         stale = [e for e in found.values() if e.parser != parser_of[e.key].id and e.status != "api_error"]
         for e in stale:
             parser = parser_of[e.key]
-            e.verdict = parser.parse(e.raw)
-            e.status = status_of(e.raw, e.finish_reason, None, e.verdict)
+            constrained_ok = e.method == "constrained" and e.verdict_text is not None
+            e.verdict = parser.parse(e.verdict_text if constrained_ok else e.raw)
+            e.status = "ok" if constrained_ok and e.verdict is not None else status_of(
+                e.raw, e.finish_reason, None, e.verdict)
             e.parser = parser.id
         self.ledger.put(stale)
         return found
@@ -89,14 +105,27 @@ class Judge:
         todo = self.pending(prompts)
         if progress and len(prompts) > len(todo):
             progress(len(prompts) - len(todo))
-        for attempt in range(self.spec.parse_retries + 1):
+        unverdicted: list[JudgePrompt] = []
+        if self.constrain:  # failed replies already stored get their verdict without a new call
+            stored = self.ledger.get([self.key(p) for p in todo])
+            unverdicted = [p for p in todo if self._constrainable(p, stored.get(self.key(p)))]
+            todo = [p for p in todo if p not in unverdicted]
+        last = 0 if self.constrain else self.spec.parse_retries
+        for attempt in range(last + 1):
             if not todo or self.budget.exhausted:
                 break
-            todo = self._call(todo, attempt, progress)
+            todo = self._call(todo, attempt, attempt == last and not self.constrain, progress)
+        if self.constrain:
+            stored = self.ledger.get([self.key(p) for p in todo])
+            self._constrain(unverdicted + [p for p in todo if self._constrainable(p, stored.get(self.key(p)))],
+                            progress)
+        if self.spec.expected_score:
+            self._score_grades(prompts)
         found = self.ledger.get(sorted({self.key(p) for p in prompts}))
         return [found.get(self.key(p)) or _pending(self.key(p), self.id, p) for p in prompts]
 
-    def _call(self, todo: list[JudgePrompt], attempt: int, progress: Callable[[int], None] | None) -> list[JudgePrompt]:
+    def _call(self, todo: list[JudgePrompt], attempt: int, last: bool,
+              progress: Callable[[int], None] | None) -> list[JudgePrompt]:
         """Ask the backend for every prompt of `todo` (distinct keys), storing each judgment
         the moment it arrives; returns the prompts whose reply had no verdict (asked again)."""
         keys = [self.key(p) for p in todo]
@@ -120,7 +149,7 @@ class Judge:
             if entry.status not in FINAL:
                 again.append(todo[i])
             if progress:
-                progress(int(entry.status in FINAL or attempt == self.spec.parse_retries))
+                progress(int(entry.status in FINAL or last))
 
         self.backend.get().stream(requests, store, lambda: self.budget.exhausted)
         return again
@@ -137,6 +166,47 @@ class Judge:
             completion_tokens=(old.completion_tokens if old else 0) + c.completion_tokens,
             latency_s=round((old.latency_s if old else 0.0) + c.latency_s, 4),
         )
+
+    @staticmethod
+    def _constrainable(prompt: JudgePrompt, entry: Entry | None) -> bool:
+        """A stored reply without a verdict (not an API error) of a template with allowed verdicts."""
+        return (entry is not None and entry.status not in FINAL and entry.status != "pending"
+                and constrained.allowed_for(prompt.parser) is not None)
+
+    def _constrain(self, prompts: list[JudgePrompt], progress: Callable[[int], None] | None) -> None:
+        """Give each prompt's stored free reply a verdict chosen among the allowed ones,
+        a chunk at a time, each chunk stored as soon as it is chosen."""
+        unique = list({self.key(p): p for p in prompts}.values())
+        size = self.spec.backend.chunk_size
+        for start in range(0, len(unique), size):
+            chunk = unique[start:start + size]
+            entries = self.ledger.get([self.key(p) for p in chunk])
+            rows = [entries[self.key(p)] for p in chunk]
+            requests = [constrained.ALLOWED[p.parser].request(p.messages, e.raw) for p, e in zip(chunk, rows)]
+            for p, e, choice in zip(chunk, rows, self.backend.get().choose(requests)):
+                allowed = constrained.ALLOWED[p.parser]
+                e.verdict, e.verdict_text = constrained.verdict(p.parser, choice.index)
+                e.status = "ok" if e.verdict is not None else "parse_error"
+                e.method = "constrained"
+                e.choice_logprobs = dict(zip(allowed.choices, choice.logprobs)) if choice.logprobs else None
+            self.ledger.put(rows)
+            if progress:
+                progress(len(chunk))
+
+    def _score_grades(self, prompts: list[JudgePrompt]) -> None:
+        """Score the allowed grades of every graded verdict not scored yet (G-Eval), from the
+        stored reply: no new free call."""
+        graded = {self.key(p): p for p in prompts if (a := constrained.allowed_for(p.parser)) and a.grades}
+        rows = [e for e in self.ledger.get(list(graded)).values() if e.status == "ok" and e.choice_logprobs is None]
+        size = self.spec.backend.chunk_size
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            requests: list[ChoiceRequest] = [
+                constrained.ALLOWED[graded[e.key].parser].grade_request(graded[e.key].messages, e.raw, e.method)
+                for e in chunk]
+            for e, r, scores in zip(chunk, requests, self.backend.get().score_choices(requests)):
+                e.choice_logprobs = dict(zip(r.choices, scores))
+            self.ledger.put(chunk)
 
     def close(self) -> None:
         self.backend.close()

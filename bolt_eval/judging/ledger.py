@@ -5,7 +5,10 @@ template id and hash, the rendered messages and the sampling parameters. The par
 not in the key: a row remembers which parser version produced its verdict, and a new
 parser re-parses the stored raw reply instead of calling the judge. Failures (api_error,
 parse_error, refused, truncated) are stored as failures with the reply that caused them,
-and are asked again on the next run; only `ok` rows are final.
+and are asked again on the next run; only `ok` rows are final. A row says how its verdict
+was obtained (`method`): `free`, written by the judge, or `constrained`, chosen among the
+template's allowed verdicts after the judge's own reply (judging/constrained.py), with the
+verdict text and, where scored, each allowed verdict's log-likelihood.
 
 One file per results root (`<out>/judgments.sqlite`), in WAL mode, so concurrent runs
 share it and a killed run loses nothing it had written. The file is created by the first
@@ -41,9 +44,16 @@ CREATE TABLE IF NOT EXISTS judgments (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     latency_s REAL NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    method TEXT NOT NULL DEFAULT 'free',
+    verdict_text TEXT,
+    choice_logprobs TEXT
 )
 """
+# Columns added since the first schema: a ledger written before them gains them when opened
+# (its rows read as free verdicts); nothing is lost or rewritten.
+ADDED = {"method": "TEXT NOT NULL DEFAULT 'free'", "verdict_text": "TEXT", "choice_logprobs": "TEXT"}
+JSON_FIELDS = ("verdict", "choice_logprobs")
 
 
 @dataclass
@@ -63,10 +73,14 @@ class Entry:
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    method: str = "free"  # how the verdict was obtained: "free" | "constrained"
+    verdict_text: str | None = None  # constrained: the verdict text chosen after the reply
+    choice_logprobs: dict[str, float] | None = None  # each allowed verdict's log-likelihood, when scored
 
     def public(self) -> dict[str, Any]:
         """What a run folder keeps of a judgment (the raw reply stays in the ledger)."""
-        return {"key": self.key, "status": self.status, "verdict": self.verdict, "attempts": self.attempts}
+        return {"key": self.key, "status": self.status, "verdict": self.verdict, "attempts": self.attempts,
+                "method": self.method}
 
 
 def judgment_key(judge_id: str, template: str, messages: Iterable[dict[str, str]], params: dict[str, Any]) -> str:
@@ -76,6 +90,21 @@ def judgment_key(judge_id: str, template: str, messages: Iterable[dict[str, str]
 
 
 NAMES = [f.name for f in fields(Entry)]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns a ledger of an earlier schema lacks, in one transaction (two processes
+    opening the same old ledger at once: the second finds them added)."""
+    def missing() -> list[str]:
+        have = {row[1] for row in db.execute("PRAGMA table_info(judgments)")}
+        return [name for name in ADDED if name not in have]
+
+    if not missing():
+        return
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        for name in missing():
+            db.execute(f"ALTER TABLE judgments ADD COLUMN {name} {ADDED[name]}")
 LOCK_TIMEOUT_S = 60.0
 
 
@@ -101,6 +130,7 @@ class Ledger:
             [(check,)] = db.execute("PRAGMA quick_check(1)").fetchall()
             if check != "ok":
                 raise sqlite3.DatabaseError(check.replace("\n", " "))
+            _migrate(db)
             db.execute(f"SELECT {', '.join(NAMES)} FROM judgments LIMIT 0")  # a table of another schema fails here
         except sqlite3.DatabaseError as err:
             db.close()
@@ -131,7 +161,9 @@ class Ledger:
                 raise self._error(err) from err
             for row in rows:
                 entry = Entry(**dict(zip(NAMES, row)))
-                entry.verdict = json.loads(entry.verdict) if entry.verdict is not None else None
+                for name in JSON_FIELDS:
+                    value = getattr(entry, name)
+                    setattr(entry, name, json.loads(value) if value is not None else None)
                 out[entry.key] = entry
         return out
 
@@ -140,7 +172,7 @@ class Ledger:
         if not entries:
             return
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        rows = [[json.dumps(e.verdict) if n == "verdict" and e.verdict is not None else getattr(e, n)
+        rows = [[json.dumps(getattr(e, n)) if n in JSON_FIELDS and getattr(e, n) is not None else getattr(e, n)
                  for n in NAMES] + [now] for e in entries]
         db = self.db
         try:

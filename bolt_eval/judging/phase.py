@@ -1,9 +1,11 @@
 """The judging phase of a run: the task's judge prompts for every stored output, answered
 through the ledger, attached to the records, and kept in the run folder.
 
-`<run>/judgments.jsonl` holds, per sample and output, each named judgment's key, status
-and verdict (the raw replies stay in the ledger). Coverage, the share of judgments with a
-verdict, is computed here for every judged task alike.
+`<run>/judgments.jsonl` holds, per sample and output, each named judgment's key, status,
+verdict and how the verdict was obtained (`method`: free | constrained), and the expected
+grade where the judge scored the allowed grades (the raw replies stay in the ledger).
+Coverage, the share of judgments with a verdict, and how many of them were constrained,
+is computed here for every judged task alike.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bolt_eval.benchmarks.base import Task
+from bolt_eval.judging import constrained
 from bolt_eval.judging.judge import Judge, JudgePrompt
 from bolt_eval.judging.templates import Template
 from bolt_eval.types import Sample
@@ -42,14 +45,21 @@ def judge_records(records: list[dict[str, Any]], calls: list[tuple[int, int, str
     entries = judge.run([p for *_, p in calls], progress)
     out = [{**r, "outputs": [{**o, "judgments": {}} for o in r["outputs"]]} for r in records]
     for (i, k, name, _), e in zip(calls, entries):
-        out[i]["outputs"][k]["judgments"][name] = e.public()
+        public = e.public()
+        if (expected := constrained.expected_grade(e.parser, e.choice_logprobs)) is not None:
+            public["expected"] = expected
+        out[i]["outputs"][k]["judgments"][name] = public
     statuses = Counter(e.status for e in entries)
     counted = {e.key: e for e in entries}.values()  # a judgment shared by two outputs is paid once
+    coverage = {"judged": statuses["ok"], "total": len(entries),
+                "rate": round(statuses["ok"] / len(entries), 6) if entries else 1.0,
+                "by_status": dict(sorted(statuses.items()))}
+    if judge.constrain:  # a judge whose verdicts may be constrained says how many were
+        methods = Counter(e.method for e in entries if e.status == "ok")
+        coverage["by_method"] = {m: methods[m] for m in ("free", "constrained")}
     return Judged(
         records=out,
-        coverage={"judged": statuses["ok"], "total": len(entries),
-                  "rate": round(statuses["ok"] / len(entries), 6) if entries else 1.0,
-                  "by_status": dict(sorted(statuses.items()))},
+        coverage=coverage,
         tokens={"prompt": sum(e.prompt_tokens for e in counted),
                 "completion": sum(e.completion_tokens for e in counted),
                 "calls": sum(e.attempts for e in counted)},
