@@ -82,7 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     jg.add_argument("--judge-concurrency", type=int, default=16, help="judge requests in flight")
     jg.add_argument("--judge-max-new-tokens", type=int, help="default 2048, or the suite's")
     jg.add_argument("--judge-parse-retries", type=int,
-                    help="fresh judge samples after a reply without a verdict, per run (default 2, or the suite's)")
+                    help="fresh judge samples after a reply without a verdict, per run (default 2, or the suite's); "
+                         "a local judge instead gets its verdict constrained to the allowed ones")
+    jg.add_argument("--judge-free-verdicts", action="store_true",
+                    help="a local judge's reply without a verdict is asked again freely, not constrained")
+    jg.add_argument("--judge-expected-score", action="store_true",
+                    help="also report grades as their expected value over the allowed grades (G-Eval; a local "
+                         "hf or vllm judge)")
     jg.add_argument("--max-judge-failures", type=float, metavar="RATE",
                     help="fail the run when more than this share of judgments has no verdict (default 0)")
     jg.add_argument("--budget", type=float, metavar="USD", help="stop cleanly once this much is spent; re-run to continue")

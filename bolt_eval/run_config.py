@@ -76,6 +76,9 @@ def judge_spec(args: argparse.Namespace, suite: Any) -> Any:
     if model is None:
         if args.judge_base_url or args.judge_backend:
             raise UserError("--judge-base-url and --judge-backend need --judge-model (the judge's model name)")
+        if args.judge_expected_score:
+            raise UserError("--judge-expected-score needs a local judge's likelihoods; the official judges are API "
+                            "models: add --judge-model default (or a checkpoint) with --judge-backend hf or vllm")
         return None
     local = model == "default" or Path(model).expanduser().exists()
     backend = args.judge_backend or (from_suite.backend if from_suite else None) or ("hf" if local else "openai")
@@ -88,6 +91,7 @@ def judge_spec(args: argparse.Namespace, suite: Any) -> Any:
         params=SamplingParams(temperature=0.0, max_new_tokens=first(
             args.judge_max_new_tokens, from_suite.max_new_tokens if from_suite else None, 2048)),
         parse_retries=first(args.judge_parse_retries, from_suite.parse_retries if from_suite else None, 2),
+        constrained=not args.judge_free_verdicts, expected_score=args.judge_expected_score,
     )
 
 
