@@ -17,6 +17,7 @@ reads a reply without a list as an empty list; here that is a parse error).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,6 @@ class Grade:
 
 def grade(queries: list[Any], judge: Any, menu: list[str], progress: bool) -> tuple[list[Grade], dict[str, Any]]:
     """One Grade per query, in order, and the judge's cost for them (tokens over all attempts)."""
-    import sys
-
     from tqdm import tqdm
 
     from bolt_eval.registry import backends

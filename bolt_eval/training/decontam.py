@@ -23,6 +23,7 @@ copies pass; a paraphrase is out of reach of any n-gram check.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Iterable
 
@@ -59,11 +60,16 @@ def query_content(query: Any) -> str:
     """What of a query is compared: a benchmark row's own turns, else the prompt."""
     ref = query.reference
     if ref and ref.get("task") and isinstance(ref.get("row"), dict):
-        from bolt_eval.registry import benchmarks
-
-        sample = benchmarks.get(ref["task"])().to_sample(ref["row"], f"query {query.id}")
+        sample = _task(ref["task"]).to_sample(ref["row"], f"query {query.id}")
         return "\n".join(sample.turns)
     return str(query.prompt)
+
+
+@functools.cache
+def _task(name: str) -> Any:
+    from bolt_eval.registry import benchmarks
+
+    return benchmarks.get(name)()
 
 
 def decontaminate(queries: list[Any], items: list[Item], n: int, min_overlap: float,
