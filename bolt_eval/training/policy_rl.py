@@ -109,9 +109,11 @@ def prompt_rows(queries: list[Any]) -> list[dict[str, Any]]:
 
 
 def train_rl(algorithm: str, policy: Path, reference: Path, rows: list[dict[str, Any]], reward_funcs: list[RewardFunc],
-             settings: Any, work: Path, final: Path, seed: int, progress: bool = True) -> list[dict[str, Any]]:
+             settings: Any, work: Path, final: Path, seed: int, progress: bool = True
+             ) -> tuple[list[dict[str, Any]], str | None]:
     """One RL pass over `rows` from `policy`, KL to `reference`; the model lands in `final`.
-    Resumes from the last trainer checkpoint in `work`. Returns trl's log history."""
+    Resumes from the last trainer checkpoint in `work`. Returns trl's log history and the
+    checkpoint it resumed from (None: a fresh start)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -133,9 +135,20 @@ def train_rl(algorithm: str, policy: Path, reference: Path, rows: list[dict[str,
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
     trainer.train(resume_from_checkpoint=last)
     model.config._name_or_path = str(final)
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    return trainer.state.log_history
+    save_final(trainer, tokenizer, final)
+    return trainer.state.log_history, last
+
+
+def save_final(trainer: Any, tokenizer: Any, final: Path) -> None:
+    """The trained model into `final`, whole or not at all (written beside it, then renamed)."""
+    import shutil
+
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    trainer.save_model(str(partial))
+    tokenizer.save_pretrained(str(partial))
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
 
 
 def summarize_log(history: list[dict[str, Any]]) -> dict[str, Any]:

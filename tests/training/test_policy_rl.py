@@ -52,9 +52,10 @@ def test_rl_runs_a_few_steps_with_a_callable_reward(tmp_path, tiny_llama, algori
                             beta=0.1, logging_steps=1, device="cpu", warmup_ratio=0.0)
     reference = _perturbed_copy(tiny_llama, tmp_path / "ref") if perturb_ref else tiny_llama
     final = tmp_path / "final"
-    history = train_rl(algorithm, tiny_llama, reference, rows, [reward], settings, tmp_path / "work", final, seed=0,
+    history, resumed = train_rl(algorithm, tiny_llama, reference, rows, [reward], settings, tmp_path / "work", final, seed=0,
                        progress=False)
 
+    assert resumed is None and not (tmp_path / "final.partial").exists()
     logged = [h for h in history if "reward" in h]
     assert len(steps) == 2 and len(logged) == 2
     for values, h in zip(steps, logged):

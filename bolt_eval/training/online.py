@@ -1,0 +1,289 @@
+"""BOLT stage 3: online training of the SFT model with the outcome reward model (ORM).
+
+`bolt-eval train online --recipe R` (Pang et al., arXiv 2502.03860, Section 3.3). For each
+iteration i = 1..`online.iterations`, from the previous iteration's policy (the SFT model
+first: `<output_dir>/sft/final/`, or `online.init`):
+
+  dpo (the paper):  sample n responses per prompt through the harness's backends, score
+                    them with the recipe's ORM (format reward included as a component),
+                    pair best against worst (pairs.py), trl DPOTrainer with the KL
+                    reference `online.reference` (policy_dpo.py)
+  rloo, reinforce:  trl's RLOOTrainer / GRPOTrainer with the ORM as reward function
+                    (policy_rl.py; the paper's Table 3 ablation)
+  ppo:              refused: trl 1.16 has no PPO (see PPO_HELP)
+
+then the iteration's model `iter-<i>/final/` is evaluated into the run's trajectory
+(autoeval.py, when `eval.mode: inline`) and the policy's mean ORM reward on the held-out
+prompts (`online.held_out`, sampled with the same settings) is recorded, as it is for the
+starting policy (iteration 0). Folder:
+
+    online/manifest.json                    the stage: config, sources, every iteration
+    online/held-out/iter-<i>.{samples,rewards}.jsonl
+    online/iter-<i>/samples.jsonl rewards.jsonl pairs.jsonl   (dpo)
+    online/iter-<i>/trainer/checkpoint-*    trl checkpoints (a killed training resumes)
+    online/iter-<i>/final/                  the iteration's model
+    online/iter-<i>/manifest.json           counts, rewards, wall times, trainer args
+
+A finished iteration (its manifest `complete` with the stage's config hash) is skipped on a
+re-run; `online.iterations` is left out of the hash so that a run can be extended.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from bolt_eval.store import dump, write_atomic
+from bolt_eval.training.recipe import Recipe
+from bolt_eval.training.workdir import StageDir, write_jsonl
+from bolt_eval.types import UserError
+
+STAGE = "online"
+PPO_HELP = (
+    "online.algorithm: ppo is not run by bolt-eval: trl 1.16 has no PPOTrainer (it left trl in 2026) and a "
+    "home-made PPO would be no reference. Train PPO with OpenRLHF (README, 'Stage 3: PPO') from the SFT model "
+    "with the same reward model, then evaluate its checkpoints with `bolt-eval watch`; or choose "
+    "online.algorithm: dpo, rloo or reinforce")
+
+
+def run(recipe: Recipe, progress: bool = True) -> str:
+    """Stage 3 from `recipe`; returns the per-iteration summary table."""
+    from bolt_eval.training.checkpoints import fingerprint
+    from bolt_eval.training.rewards import build_reward
+    from bolt_eval.training.sources import load_queries
+
+    cfg = recipe.section("online")
+    if cfg.algorithm == "ppo":
+        raise UserError(f"{recipe.source}: {PPO_HELP}")
+    if not cfg.prompts:
+        raise UserError(f"{recipe.source}: online.prompts is empty; name the prompt files (see "
+                        "training/recipes/tiny-cpu.yaml)")
+    init = initial_model(recipe)
+    queries, sources = load_queries(cfg.prompts)
+    held_out, held_sources = load_queries(cfg.held_out) if cfg.held_out else ([], [])
+    config = {"online": cfg.model_dump(exclude={"iterations"}), "init": str(init), "init_fingerprint": fingerprint(init),
+              "reward": [c.model_dump() for c in recipe.reward], "thoughts": recipe.thoughts, "seed": recipe.seed}
+    reward_model = build_reward(recipe)
+    stage = StageDir(recipe, STAGE, config)
+    _refuse_other_config(stage)
+    with stage:
+        stage.manifest.update(init=str(init), sources=sources, held_out_sources=held_sources,
+                              reward_model=reward_model.describe(), iterations=[])
+        stage.write_manifest()
+        try:
+            held = {0: held_out_reward(stage.dir, held_out, init, cfg, reward_model, recipe.seed, 0, progress)}
+            if recipe.eval.mode == "inline":
+                _evaluate(recipe, init, "sft", None, progress)
+            rows = []
+            for i in range(1, cfg.iterations + 1):
+                it = Iteration(recipe, stage, i, init, queries, held_out, reward_model, progress)
+                rows.append(it.run())
+                held[i] = rows[-1]["held_out_reward"]
+                stage.manifest.update(iterations=rows, held_out_reward=held)
+                stage.write_manifest()
+        finally:
+            reward_model.close()
+        stage.finish(iterations=rows, held_out_reward=held)
+    return summary_table(held, rows)
+
+
+def initial_model(recipe: Recipe) -> Path:
+    from bolt_eval.training.recipe import resolve_model
+
+    cfg = recipe.online
+    path = Path(resolve_model(cfg.init)) if cfg.init else recipe.out / "sft" / "final"
+    if not (path / "config.json").is_file():
+        raise UserError(f"{recipe.source}: stage 3 starts from {path}, which holds no model: run "
+                        f"`bolt-eval train sft --recipe {recipe.source}` first, or set online.init to an SFT model folder")
+    return path
+
+
+def held_out_reward(folder: Path, held_out: list[Any], policy: Path, cfg: Any, reward_model: Any, seed: int,
+                    iteration: int, progress: bool) -> dict[str, Any] | None:
+    """The policy's mean ORM reward on the held-out prompts (n samples each, same settings)."""
+    from bolt_eval.training.online_samples import sample_and_score
+
+    if not held_out:
+        return None
+    samples, rewards, info = sample_and_score(folder / "held-out", f"iter-{iteration}.", held_out, policy, cfg,
+                                              reward_model, seed, f"held-out-{iteration}", progress)
+    samples.close()
+    rewards.close()
+    return info
+
+
+class Iteration:
+    """One iteration of stage 3 in `online/iter-<i>/`."""
+
+    def __init__(self, recipe: Recipe, stage: StageDir, i: int, init: Path, queries: list[Any], held_out: list[Any],
+                 reward_model: Any, progress: bool) -> None:
+        self.recipe, self.cfg, self.stage, self.i = recipe, recipe.online, stage, i
+        self.dir = stage.dir / f"iter-{i}"
+        self.init, self.held_out, self.reward_model, self.progress = init, held_out, reward_model, progress
+        self.policy = init if i == 1 else stage.dir / f"iter-{i - 1}" / "final"
+        self.reference = init if self.cfg.reference == "sft" else self.policy
+        self.queries = iteration_prompts(queries, self.cfg.prompts_per_iteration, i)
+
+    def run(self) -> dict[str, Any]:
+        old = read_manifest(self.dir)
+        if old.get("status") == "complete" and old.get("config_hash") == self.stage.hash:
+            return old
+        self.dir.mkdir(parents=True, exist_ok=True)
+        record: dict[str, Any] = {"iteration": self.i, "status": "running", "config_hash": self.stage.hash,
+                                  "algorithm": self.cfg.algorithm, "policy_from": str(self.policy),
+                                  "reference": {"kind": self.cfg.reference, "model": str(self.reference)},
+                                  "prompts": len(self.queries), "seconds": {}}
+        self._write(record)
+        final = self.dir / "final"
+        if self.cfg.algorithm == "dpo":
+            self._dpo(record, final)
+        else:
+            self._rl(record, final)
+        if self.recipe.eval.mode == "inline":
+            t0 = time.monotonic()
+            entry = _evaluate(self.recipe, final, STAGE, self.i, self.progress)
+            record["evaluation"] = {"label": entry["label"], "headlines": entry["headlines"],
+                                    "adoption": entry.get("adoption", {})}
+            record["seconds"]["evaluation"] = round(time.monotonic() - t0, 2)
+        t0 = time.monotonic()
+        record["held_out_reward"] = held_out_reward(self.stage.dir, self.held_out, final, self.cfg, self.reward_model,
+                                                    self.recipe.seed, self.i, self.progress)
+        record["seconds"]["held_out"] = round(time.monotonic() - t0, 2)
+        record.update(status="complete", final=str(final))
+        self._write(record)
+        return record
+
+    def _dpo(self, record: dict[str, Any], final: Path) -> None:
+        from bolt_eval.training.online_samples import sample_and_score
+        from bolt_eval.training.pairs import select_pairs
+        from bolt_eval.training.policy_dpo import dpo_args, train_dpo
+
+        samples, rewards, info = sample_and_score(self.dir, "", self.queries, self.policy, self.cfg, self.reward_model,
+                                                  self.recipe.seed, f"iter-{self.i}", self.progress)
+        try:
+            groups = {q.id: rewards.records[q.id]["rewards"] for q in self.queries}
+            pairs, counts = select_pairs(groups)
+            by_id = {q.id: q for q in self.queries}
+            rows = [{"prompt": [{"role": "user", "content": by_id[p.prompt_id].prompt}],
+                     "chosen": [{"role": "assistant", "content": samples.records[p.prompt_id]["samples"][p.chosen]["text"]}],
+                     "rejected": [{"role": "assistant",
+                                   "content": samples.records[p.prompt_id]["samples"][p.rejected]["text"]}],
+                     "prompt_id": p.prompt_id, "chosen_index": p.chosen, "rejected_index": p.rejected,
+                     "chosen_reward": p.chosen_reward, "rejected_reward": p.rejected_reward} for p in pairs]
+        finally:
+            samples.close()
+            rewards.close()
+        record.update(sampling=info["sampling"], scoring=info["scoring"], reward=info["reward"],
+                      pairs=counts.to_dict(), pairs_sha256=write_jsonl(self.dir / "pairs.jsonl", rows))
+        record["seconds"].update(info["seconds"])
+        self._write(record)
+        if not rows:
+            raise UserError(f"{self.dir}: no preference pairs ({counts.to_dict()['dropped']} groups dropped): every "
+                            "prompt's samples got equal or failed rewards; raise online.n or online.temperature, or "
+                            "check the reward model's errors in rewards.jsonl")
+        args = dpo_args(self.cfg, self.dir / "trainer", self.recipe.seed, self.progress)
+        record["trainer_args"] = _args_record(args)
+        t0 = time.monotonic()
+        keys = ("prompt", "chosen", "rejected")
+        history, resumed = train_dpo(self.policy, self.reference, [{k: r[k] for k in keys} for r in rows], self.cfg,
+                                     self.dir / "trainer", final, self.recipe.seed, self.progress)
+        record["seconds"]["training"] = round(time.monotonic() - t0, 2)
+        record.update(training=_log_record(history), resumed_from=resumed)
+
+    def _rl(self, record: dict[str, Any], final: Path) -> None:
+        from bolt_eval.training.policy_rl import orm_reward, prompt_rows, rl_config, train_rl
+
+        args = rl_config(self.cfg.algorithm, self.cfg, self.dir / "trainer", self.recipe.seed, self.progress)
+        record["trainer_args"] = _args_record(args)
+        reward = orm_reward(self.reward_model, _eos_ids(self.policy))
+        t0 = time.monotonic()
+        history, resumed = train_rl(self.cfg.algorithm, self.policy, self.reference, prompt_rows(self.queries),
+                                    [reward], self.cfg, self.dir / "trainer", final, self.recipe.seed, self.progress)
+        record["seconds"]["training"] = round(time.monotonic() - t0, 2)
+        record.update(training=_log_record(history), resumed_from=resumed)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        write_atomic(self.dir / "manifest.json", dump(record))
+
+
+def iteration_prompts(queries: list[Any], per_iteration: int | None, i: int) -> list[Any]:
+    """All prompts each iteration, or the i-th slice of `per_iteration` (wrapping around)."""
+    if not per_iteration or per_iteration >= len(queries):
+        return list(queries)
+    start = (i - 1) * per_iteration
+    return [queries[(start + k) % len(queries)] for k in range(per_iteration)]
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the file to redo the iteration") from err
+
+
+def _refuse_other_config(stage: StageDir) -> None:
+    for folder in sorted(stage.dir.glob("iter-*")):
+        old = read_manifest(folder)
+        if old and old.get("config_hash") != stage.hash:
+            raise UserError(f"{folder} was made with another stage-3 configuration (recipe online/reward/init "
+                            f"changed): remove {stage.dir} to start stage 3 over, or set another output_dir")
+
+
+def _evaluate(recipe: Recipe, model: Path, stage: str, iteration: int | None, progress: bool) -> dict[str, Any]:
+    from bolt_eval.training.autoeval import evaluate_checkpoint
+
+    return evaluate_checkpoint(recipe, model, stage=stage, iteration=iteration, progress=progress)
+
+
+def _eos_ids(policy: Path) -> set[int]:
+    from transformers import AutoTokenizer, GenerationConfig
+
+    ids = {AutoTokenizer.from_pretrained(policy).eos_token_id}
+    if (policy / "generation_config.json").is_file():
+        eos = GenerationConfig.from_pretrained(policy).eos_token_id
+        ids |= set(eos if isinstance(eos, list) else [eos])
+    return {i for i in ids if i is not None}
+
+
+def _args_record(args: Any) -> dict[str, Any]:
+    keep = ("num_train_epochs", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
+            "lr_scheduler_type", "warmup_steps", "weight_decay", "beta", "max_length", "loss_type", "num_generations",
+            "scale_rewards", "num_iterations", "temperature", "top_p", "max_completion_length", "seed", "bf16",
+            "use_cpu")
+    out = {"class": type(args).__name__}
+    for k in keep:
+        if hasattr(args, k):
+            v = getattr(args, k)
+            out[k] = v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+    return out
+
+
+def _log_record(history: list[dict[str, Any]]) -> dict[str, Any]:
+    from bolt_eval.training.policy_rl import summarize_log
+
+    return summarize_log(history)
+
+
+def summary_table(held: dict[int, Any], rows: list[dict[str, Any]]) -> str:
+    def num(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    lines = ["| iteration | algorithm | pairs | all equal | too few valid | failed rewards | sample reward | "
+             "held-out reward | train s |", "|---|---|---|---|---|---|---|---|---|"]
+    h0 = held.get(0)
+    lines.append(f"| 0 (start) | - | - | - | - | - | - | {num(h0 and h0['reward']['mean'])} | - |")
+    for r in rows:
+        p = r.get("pairs", {})
+        dropped = p.get("dropped", {})
+        sample_mean = r.get("reward", {}).get("mean", r.get("training", {}).get("reward"))
+        h = r.get("held_out_reward")
+        lines.append(f"| {r['iteration']} | {r['algorithm']} | {p.get('pairs', '-')} | {dropped.get('all_equal', '-')} | "
+                     f"{dropped.get('too_few_valid', '-')} | {r.get('reward', {}).get('failed', '-')} | "
+                     f"{num(sample_mean)} | {num(h and h['reward']['mean'])} | "
+                     f"{r['seconds'].get('training', '-')} |")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Stage 3's sampling and scoring, journalled: a killed run resumes without paying twice.
+
+BOLT (Pang et al., arXiv 2502.03860, Section 3.3) samples `n` responses per prompt from the
+current policy (paper: 8, temperature 1.0, top-p 1.0) and scores each with the outcome
+reward model. Sampling goes through the harness's own backends (hf on CPU, vllm where there
+is one; `online.generator` picks the backend and its options, the model is always the
+current policy folder), each prompt with its own seed (derived from the recipe seed, the
+phase and the prompt id), so that a resumed run draws what an unbroken one would have.
+
+    samples journal: {"key": prompt id, "seed", "samples": [{"text", "finish_reason",
+                      "completion_tokens", "error"}]}   one record per prompt, as generated
+    rewards journal: {"key": prompt id, "rewards": [value | None], "parts", "errors"}
+
+A sample whose generation failed gets reward None (never 0) and is counted as failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from bolt_eval.training.workdir import Journal
+from bolt_eval.types import UserError
+
+SCORE_CHUNK = 8  # prompts per call into the reward model (each saved as soon as scored)
+
+
+def prompt_seed(seed: int, phase: str, prompt_id: str) -> int:
+    digest = hashlib.sha256(f"{seed}\0{phase}\0{prompt_id}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def generator_spec(cfg: Any, policy: Path) -> Any:
+    """The BackendSpec that samples `policy`: `online.generator`'s backend and options, or hf."""
+    from bolt_eval.training.recipe import ModelRef
+
+    ref = cfg.generator or ModelRef(model=str(policy), backend="hf", device="cpu" if cfg.device == "cpu" else None)
+    if ref.backend not in ("hf", "vllm"):
+        raise UserError(f"online.generator.backend: {ref.backend!r} cannot load each iteration's new policy; "
+                        "use hf or vllm (the model field is replaced by the policy folder)")
+    return dataclasses.replace(ref.spec(), model=str(policy.resolve()))
+
+
+def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: int, phase: str,
+           progress: bool) -> dict[str, int]:
+    """`cfg.n` samples for every query not yet in `journal`; returns what was done."""
+    from tqdm import tqdm
+
+    from bolt_eval.backends.base import build_backend
+    from bolt_eval.types import Request, SamplingParams
+
+    todo = [q for q in queries if q.id not in journal]
+    if todo:
+        params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                                n=cfg.n)
+        seeds = [prompt_seed(seed, phase, q.id) for q in todo]
+        requests = [Request(q.id, 0, ({"role": "user", "content": q.prompt},), params.with_(seed=s))
+                    for q, s in zip(todo, seeds)]
+        bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{phase} sample", unit="prompt",
+                   disable=not progress, file=sys.stderr)
+
+        def keep(i: int, completions: list[Any]) -> None:
+            journal.append({"key": todo[i].id, "seed": seeds[i], "samples": [
+                {"text": c.text, "finish_reason": c.finish_reason, "completion_tokens": c.completion_tokens,
+                 "error": c.error} for c in completions]})
+            bar.update(1)
+
+        backend = build_backend(generator_spec(cfg, policy))
+        try:
+            backend.stream(requests, keep, stop=lambda: False)
+        finally:
+            backend.close()
+            bar.close()
+    return {"prompts": len(queries), "generated": len(todo), "resumed": len(queries) - len(todo)}
+
+
+def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: Any, phase: str,
+          progress: bool) -> dict[str, int]:
+    """Score every sampled query not yet in `rewards`, a few prompts per reward-model call."""
+    from tqdm import tqdm
+
+    from bolt_eval.training.rewards import RewardItem
+
+    todo = [q for q in queries if q.id not in rewards]
+    bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{phase} score", unit="prompt",
+               disable=not progress or not todo, file=sys.stderr)
+    for start in range(0, len(todo), SCORE_CHUNK):
+        chunk = todo[start:start + SCORE_CHUNK]
+        items, owners = [], []
+        for q in chunk:
+            for k, s in enumerate(samples.records[q.id]["samples"]):
+                if s["finish_reason"] != "error":
+                    items.append(RewardItem(key=f"{q.id}#{k}", prompt=q.prompt, response=s["text"],
+                                            finish_reason=s["finish_reason"], reference=q.reference))
+                    owners.append((q.id, k))
+        scored = dict(zip(owners, reward_model.score(items)))
+        for q in chunk:
+            record: dict[str, Any] = {"key": q.id, "rewards": [], "parts": [], "errors": []}
+            for k, s in enumerate(samples.records[q.id]["samples"]):
+                r = scored.get((q.id, k))
+                record["rewards"].append(r.value if r else None)
+                record["parts"].append(r.parts if r else {})
+                record["errors"].append(r.error if r else f"generation failed: {s['error']}")
+            rewards.append(record)
+        bar.update(len(chunk))
+    bar.close()
+    return {"scored": len(todo), "resumed": len(queries) - len(todo)}
+
+
+def reward_stats(rewards: Journal, queries: list[Any]) -> dict[str, Any]:
+    """Mean and std of the scored samples' rewards over `queries`, and the failures."""
+    values = [v for q in queries for v in rewards.records[q.id]["rewards"]]
+    valid = [v for v in values if v is not None]
+    return {"samples": len(values), "failed": len(values) - len(valid),
+            "mean": statistics.fmean(valid) if valid else None,
+            "std": statistics.pstdev(valid) if len(valid) > 1 else None}
+
+
+def sample_and_score(folder: Path, name: str, queries: list[Any], policy: Path, cfg: Any, reward_model: Any,
+                     seed: int, phase: str, progress: bool) -> tuple[Journal, Journal, dict[str, Any]]:
+    """Both steps into `<folder>/<name>samples.jsonl` and `<name>rewards.jsonl`; returns the
+    journals (open: the caller closes them) and the counts and times."""
+    import time
+
+    samples, rewards = Journal(folder / f"{name}samples.jsonl"), Journal(folder / f"{name}rewards.jsonl")
+    t0 = time.monotonic()
+    sampling = sample(samples, queries, policy, cfg, seed, phase, progress)
+    t1 = time.monotonic()
+    scoring = score(samples, rewards, queries, reward_model, phase, progress)
+    t2 = time.monotonic()
+    info = {"sampling": sampling, "scoring": scoring, "reward": reward_stats(rewards, queries),
+            "seconds": {"sampling": round(t1 - t0, 2), "scoring": round(t2 - t1, 2)}}
+    return samples, rewards, info

@@ -1,0 +1,145 @@
+"""Stage 3 end to end on the tiny Llama with the tiny reward model: one DPO iteration moves
+the policy's log-prob margin of chosen over rejected up; a kill during sampling or during
+training resumes with nothing sampled twice; a finished iteration is skipped; PPO is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bolt_eval.training.online import run
+from bolt_eval.training.recipe import load_recipe
+from bolt_eval.types import UserError
+
+
+def _recipe(tmp_path: Path, tiny_llama: Path, tiny_reward_model: Path, prompts: int = 6, **online) -> Path:
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Solve {i} + {i + 3} step by step."}) + "\n"
+                            for i in range(prompts)))
+    held = tmp_path / "held.jsonl"
+    held.write_text("".join(json.dumps({"id": f"h{i}", "prompt": f"Think: {i} * 7?"}) + "\n" for i in range(2)))
+    recipe = {
+        "name": "t", "output_dir": str(tmp_path / "out"), "model": str(tiny_llama), "thoughts": "none",
+        "eval": {"mode": "off"},
+        "reward": [{"kind": "classifier", "model": {"model": str(tiny_reward_model), "device": "cpu"}}],
+        "online": {"init": str(tiny_llama), "iterations": 1, "prompts": [{"path": str(data)}],
+                   "held_out": [{"path": str(held)}], "n": 4, "max_new_tokens": 8, "batch_size": 2,
+                   "learning_rate": 5e-3, "epochs": 1, "warmup_ratio": 0.0, "logging_steps": 1, "device": "cpu",
+                   "max_length": 128, **online},
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def _margins(model_dir: Path, rows: list[dict]) -> list[float]:
+    """log pi(chosen|prompt) - log pi(rejected|prompt) under the model, per pair."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+
+    def logp(prompt: str, answer: str) -> float:
+        p = tok(prompt, add_special_tokens=False)["input_ids"]
+        a = tok(answer + tok.eos_token, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([p + a])
+        with torch.no_grad():
+            logits = model(ids).logits[0, :-1].log_softmax(-1)
+        return float(logits[len(p) - 1:].gather(1, ids[0, len(p):, None]).sum())
+
+    out = []
+    for r in rows:
+        prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+        out.append(logp(prompt, r["chosen"][0]["content"]) - logp(prompt, r["rejected"][0]["content"]))
+    return out
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, tiny_llama, tiny_reward_model):
+    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model))
+    table = run(recipe, progress=False)
+    it = tmp_path / "out" / "online" / "iter-1"
+    manifest = json.loads((it / "manifest.json").read_text())
+    pairs = _lines(it / "pairs.jsonl")
+    assert manifest["status"] == "complete" and manifest["sampling"] == {"prompts": 6, "generated": 6, "resumed": 0}
+    assert manifest["pairs"]["groups"] == 6 and manifest["pairs"]["pairs"] == len(pairs) > 0
+    assert manifest["reference"]["model"] == str(tiny_llama) and manifest["trainer_args"]["beta"] == 0.1
+    assert all(r["chosen_reward"] > r["rejected_reward"] for r in pairs)
+    before, after = _margins(tiny_llama, pairs), _margins(it / "final", pairs)
+    assert sum(after) / len(after) > sum(before) / len(before)
+    stage = json.loads((tmp_path / "out" / "online" / "manifest.json").read_text())
+    assert stage["status"] == "complete" and set(stage["held_out_reward"]) == {"0", "1"}
+    assert stage["held_out_reward"]["0"]["reward"]["samples"] == 8  # 2 held-out prompts x 4
+    assert "| 1 | dpo |" in table
+    # a re-run finds the iteration finished: nothing sampled, nothing trained, same table
+    mtime = (it / "final" / "model.safetensors").stat().st_mtime
+    assert run(load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model)), progress=False) == table
+    assert (it / "final" / "model.safetensors").stat().st_mtime == mtime
+    assert len(_lines(it / "samples.jsonl")) == 6
+
+
+def _run_until(recipe: Path, ready, timeout: float = 300.0) -> None:
+    """Start `bolt-eval train online` and SIGKILL it the moment `ready()` is true."""
+    proc = subprocess.Popen([sys.executable, "-m", "bolt_eval.cli", "train", "online", "--recipe", str(recipe),
+                             "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ))
+    end = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"finished before the kill: {proc.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < end, "the moment to kill never came"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_during_sampling_then_resume_samples_nothing_twice(tmp_path, tiny_llama, tiny_reward_model):
+    path = _recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=8, max_new_tokens=16, held_out=[])
+    journal = tmp_path / "out" / "online" / "iter-1" / "samples.jsonl"
+    _run_until(path, lambda: journal.exists() and journal.read_text().count("\n") >= 2)
+    kept = len(_lines(journal))
+    assert 2 <= kept < 8
+    run(load_recipe(path), progress=False)
+    manifest = json.loads((journal.parent / "manifest.json").read_text())
+    assert manifest["sampling"] == {"prompts": 8, "generated": 8 - kept, "resumed": kept}
+    keys = [r["key"] for r in _lines(journal)]
+    assert sorted(keys) == sorted(f"q{i}" for i in range(8))  # each prompt once: nothing sampled twice
+
+
+def test_kill_during_training_then_resume_from_the_checkpoint(tmp_path, tiny_llama, tiny_reward_model):
+    path = _recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=6, batch_size=1, save_steps=1, epochs=3,
+                   held_out=[])
+    trainer = tmp_path / "out" / "online" / "iter-1" / "trainer"
+    _run_until(path, lambda: any((c / "trainer_state.json").exists() for c in trainer.glob("checkpoint-*")))
+    samples = _lines(trainer.parent / "samples.jsonl")
+    run(load_recipe(path), progress=False)
+    manifest = json.loads((trainer.parent / "manifest.json").read_text())
+    assert manifest["sampling"]["generated"] == 0 and manifest["scoring"]["scored"] == 0
+    assert manifest["resumed_from"] and Path(manifest["resumed_from"]).name.startswith("checkpoint-")
+    assert _lines(trainer.parent / "samples.jsonl") == samples
+    assert manifest["training"]["steps"] == 3 * manifest["pairs"]["pairs"]
+
+
+def test_ppo_is_refused_with_what_to_run(tmp_path, tiny_llama, tiny_reward_model):
+    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model), ["online.algorithm=ppo"])
+    with pytest.raises(UserError, match="OpenRLHF.*bolt-eval watch"):
+        run(recipe, progress=False)
+    assert not (tmp_path / "out" / "online").exists()
+
+
+def test_missing_sft_model_names_the_fix(tmp_path, tiny_llama, tiny_reward_model):
+    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model), ["online.init=null"])
+    with pytest.raises(UserError, match="bolt-eval train sft --recipe"):
+        run(recipe, progress=False)
