@@ -166,6 +166,7 @@ class OnlineConfig(TrainerSettings):
     beta: float = 0.1  # paper
     reference: Literal["sft", "previous"] = "sft"  # paper Eq. 2: the SFT model
     generator: ModelRef | None = None  # backend that samples the policy (default: hf on the checkpoint)
+    init: str | None = None  # the SFT model stage 3 starts from (default: <output_dir>/sft/final)
     # TrainerSettings defaults replaced by the paper's online DPO numbers:
     epochs: float = 2.0
     learning_rate: float = 5e-7
