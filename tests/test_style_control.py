@@ -28,7 +28,10 @@ def test_battles_weights_and_orders():
     got = battles_from_games("q", "m", "B>>A", "A>B", PLAIN, PLAIN)
     assert [b.outcome for b in got] == [1.0, 1.0, 1.0, 1.0]  # strong win x3, then a win
     assert [b.outcome for b in battles_from_games("q", "m", "A=B", "B>>A", PLAIN, PLAIN)] == [0.5, 0.0, 0.0, 0.0]
-    assert battles_from_games("q", "m", None, "A=B", PLAIN, PLAIN)[0].outcome == 0.5
+    # a prompt whose other game has no verdict gives no battle: upstream's load_judgments
+    # (show_result.py at 196f6b8) drops the prompt when either game's score is None
+    assert battles_from_games("q", "m", None, "A=B", PLAIN, PLAIN) == []
+    assert battles_from_games("q", "m", "A>>B", None, PLAIN, PLAIN) == []
     assert battles_from_games("q", "m", None, None, PLAIN, PLAIN) == []
 
 
@@ -65,12 +68,14 @@ def test_balanced_results_give_one_half():
 
 
 def length_biased():
-    """The candidate wins exactly when its answer is the longer one."""
+    """The candidate wins when its answer is the longer one, but for two losses (were it all
+    of them, length would separate the outcomes and its coefficient would be infinite)."""
     out = []
     for i in range(40):
         longer = i % 2 == 0
         cand = {**PLAIN, "tokens": 300 if longer else 100}
         out.append(Battle(f"q{i}", "m", 1.0 if longer else 0.0, cand, PLAIN))
+    out += [Battle(f"l{i}", "m", 0.0, {**PLAIN, "tokens": 300}, PLAIN) for i in range(2)]
     # and a few wins that length does not explain
     out += [Battle(f"r{i}", "m", 1.0, {**PLAIN, "tokens": 100}, PLAIN) for i in range(4)]
     return out
@@ -80,7 +85,7 @@ def test_length_control_explains_wins_by_length():
     battles = length_biased()
     raw = fit(battles, style="none").win_rate["m"]
     controlled = fit(battles, style="length")
-    assert raw > 0.54 and controlled.style_coefs["tokens"] > 0  # longer answers win
+    assert raw > 0.5 and controlled.style_coefs["tokens"] > 0 and controlled.notes == ()  # longer answers win
     # in the baseline's style (equal length) the candidate won 4 of 24: far below its raw rate
     assert controlled.win_rate_parity["m"] < 0.3 < raw
     # upstream's number sits at the average length gap of the battles: between the two regimes
@@ -102,12 +107,13 @@ def test_bootstrap_intervals_contain_the_estimate():
     battles = length_biased()
     point = fit(battles, style="length").win_rate["m"]
     for cluster in (False, True):
-        lo, hi = bootstrap(battles, style="length", rounds=30, cluster=cluster)["m"]
-        assert lo < point < hi
+        ci = bootstrap(battles, style="length", rounds=30, cluster=cluster)["m"]
+        assert ci.lo < point < ci.hi
+        assert ci.rounds_without_style <= 3  # a resample without the two long losses is separated
 
 
 def test_a_clean_sweep_still_fits():
-    """sklearn refuses one class; the fallback optimiser gives the (near-)zero rate."""
+    """scikit-learn refuses one class; the ridge optimiser gives the (near-)zero rate."""
     losses = [Battle(f"q{i}", "m", 0.0, PLAIN, PLAIN) for i in range(5)]
     assert fit(losses, style="none").win_rate["m"] < 0.001
 

@@ -49,15 +49,17 @@ def joint_table(folders: list[Path], style: str = "both", rounds: int = 100, fmt
     if len(set(labels)) != len(labels):
         raise UserError(f"arena-fit: two runs share a label ({labels}); give each checkpoint its own --label")
     battles = [b for _, _, bs, _ in loaded for b in bs]
-    rows = []
+    rows, notes = [], []
     for category in sorted({b.model.split("|", 1)[1] for b in battles}):
         subset = [b for b in battles if b.model.endswith(f"|{category}")]
         result = style_control.fit(subset, style)
+        notes += [f"- {category}: {n}" for n in result.notes]
         ci = style_control.bootstrap(subset, style, rounds)
         for key in sorted(result.win_rate, key=result.win_rate.get, reverse=True):
-            lo, hi = ci[key]
+            lo, hi = ci[key].lo, ci[key].hi
             rows.append([key.split("|")[0], category, f"{100 * result.win_rate[key]:.1f}",
                          f"[{100 * lo:.1f}, {100 * hi:.1f}]", f"{100 * result.win_rate_parity[key]:.1f}",
                          sum(b.model == key for b in subset)])
-    return tabulate(rows, headers=["checkpoint", "category", "SC win rate %", "95% CI", "at style parity %", "battles"],
-                    tablefmt=fmt, disable_numparse=True)
+    table = tabulate(rows, headers=["checkpoint", "category", "SC win rate %", "95% CI", "at style parity %", "battles"],
+                     tablefmt=fmt, disable_numparse=True)
+    return "\n".join([table, *notes])

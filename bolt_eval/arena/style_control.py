@@ -2,9 +2,10 @@
 
 Follows arena-hard-auto (show_result.py, utils/math_utils.py, utils/add_markdown_info.py):
 
-- A judged prompt gives two games (baseline as A, then candidate as A). Each game with a
-  verdict is one battle of candidate vs baseline, repeated `weight` (3) times for a strong
-  verdict ("A>>B"/"B>>A"); a tie is a tie.
+- A judged prompt gives two games (baseline as A, then candidate as A). Each game is one
+  battle of candidate vs baseline, repeated `weight` (3) times for a strong verdict
+  ("A>>B"/"B>>A"); a tie is a tie. A prompt whose games do not both have a verdict gives
+  no battle at all, as upstream's load_judgments drops it (the caller counts it).
 - Style features of an answer, after removing fenced code blocks: token length, markdown
   headers (h1-h6), list items (ordered + unordered), bold spans (** and __).
 - Features as upstream's current show_result.py defines them: the normalised length
@@ -21,6 +22,11 @@ Follows arena-hard-auto (show_result.py, utils/math_utils.py, utils/add_markdown
   Upstream reports the bootstrap median with a 90% interval; here the full-data fit with a
   95% interval.
 - Bootstrap: resample battles (upstream's way) or whole prompts (`cluster=True`), refit.
+- Any battle set gives finite numbers (`bt.py`): a style feature without variation is left
+  out, and where the likelihood has no finite maximum (a side wins everything, or the style
+  separates the outcomes) the style coefficients are reported as not estimable and the win
+  rate is fitted without style; `Fit.notes` says which. Upstream divides by the zero spread
+  and asserts, or returns wherever its 50 optimiser steps stopped.
 
 `frozen` takes the standardisation (mean, std) and optionally the style coefficients from a
 reference fit, so adding a checkpoint does not move the others' scores.
@@ -36,6 +42,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from bolt_eval.arena import bt
+from bolt_eval.types import UserError
+
 STYLES = {"both": ("tokens", "headers", "lists", "bold"), "length": ("tokens",),
           "markdown": ("headers", "lists", "bold"), "none": ()}
 _CODE = re.compile(r"```([^`]*)```")
@@ -44,6 +53,8 @@ _ORDERED = re.compile(r"^\s*\d+\.\s", re.M)
 _UNORDERED = re.compile(r"^\s*[-*+]\s", re.M)
 _BOLD = (re.compile(r"\*\*[^*\n]+\*\*"), re.compile(r"__[^_\n]+__"))
 LN10 = math.log(10)
+MIN_STD = 1e-9  # style differences lie in (-1, 1): a spread below this is rounding noise
+MIN_ROUNDS = 10  # fewer bootstrap rounds cannot place a 2.5% and a 97.5% percentile
 
 
 def style_features(answer: str, count_tokens: Callable[[str], int]) -> dict[str, int]:
@@ -70,12 +81,12 @@ class Battle:
 def battles_from_games(prompt: str, model: str, game1: str | None, game2: str | None,
                        candidate_style: dict[str, int], baseline_style: dict[str, int],
                        weight: int = 3) -> list[Battle]:
-    """Game 1 has the baseline as A, game 2 the candidate as A; a game without a verdict
-    gives no battle (the caller counts it in coverage)."""
+    """Game 1 has the baseline as A, game 2 the candidate as A. Both games need a verdict,
+    else the prompt gives no battle (upstream's load_judgments drops such a prompt)."""
+    if game1 is None or game2 is None:
+        return []
     out = []
     for label, candidate_is_a in ((game1, False), (game2, True)):
-        if label is None:
-            continue
         a_score = {"A>>B": 1.0, "A>B": 1.0, "A=B": 0.5, "B>A": 0.0, "B>>A": 0.0}[label]
         outcome = a_score if candidate_is_a else 1.0 - a_score
         out += [Battle(prompt, model, outcome, candidate_style, baseline_style)] * (weight if ">>" in label else 1)
@@ -86,15 +97,17 @@ def battles_from_games(prompt: str, model: str, game1: str | None, game2: str | 
 class Normalisation:
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    coefs: tuple[float, ...] | None = None  # frozen style coefficients, or None to fit them
+    coefs: tuple[float | None, ...] | None = None  # frozen style coefficients (None: not used), or None to fit
 
 
 @dataclass(frozen=True)
 class Fit:
     win_rate: dict[str, float]  # upstream's style-controlled win rate (model terms only), per model
     win_rate_parity: dict[str, float]  # the same model at zero style difference to the baseline
-    style_coefs: dict[str, float]  # > 0: more of the feature wins more often
+    style_coefs: dict[str, float | None]  # > 0: more of the feature wins more often; None: cannot be estimated
     normalisation: Normalisation
+    notes: tuple[str, ...] = ()  # what could not be estimated on these battles, and what was reported instead
+    style_controlled: bool = True  # False: the win rates are without style control (see notes)
 
 
 def style_matrix(battles: Sequence[Battle], features: Sequence[str]) -> np.ndarray:
@@ -118,80 +131,94 @@ def style_matrix(battles: Sequence[Battle], features: Sequence[str]) -> np.ndarr
 def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | None = None) -> Fit:
     """Bradley-Terry with style control over all models in `battles` against one baseline,
     fitted together. With frozen style coefficients each model is fitted on its own
-    battles, so adding a checkpoint cannot move another one's score."""
+    battles, so adding a checkpoint cannot move another one's score.
+
+    Whatever the battles, the numbers are finite: a style feature that does not vary (its
+    spread below MIN_STD, rounding noise, which upstream would divide by) is left out with
+    its coefficient None; when a model wins or loses every battle, or the style features
+    separate the outcomes, the likelihood has no finite maximum (`bt.separated`): the style
+    coefficients cannot be estimated, the win rates are fitted without style (a clean sweep
+    gives its limit, 1 or 0) and `notes` say so."""
     features = STYLES[style]
     diff = style_matrix(battles, features)
-    if frozen is None:
-        norm = Normalisation(tuple(diff.mean(axis=0)), tuple(diff.std(axis=0)))
-    else:
-        norm = frozen
-    std = np.array(norm.std)
-    z = (diff - np.array(norm.mean)) / np.where(std > 0, std, 1.0)
-    parity_z = -np.array(norm.mean) / np.where(std > 0, std, 1.0)  # z of a zero difference
+    norm = frozen or Normalisation(tuple(map(float, diff.mean(axis=0))), tuple(map(float, diff.std(axis=0))))
+    std, mean = np.array(norm.std, dtype=float), np.array(norm.mean, dtype=float)
+    varies = std > MIN_STD
+    scale = np.where(varies, std, 1.0)
+    z = np.where(varies, (diff - mean) / scale, 0.0)
+    parity_z = np.where(varies, -mean / scale, 0.0)  # z of a zero difference
     models = sorted({b.model for b in battles})
-    betas: dict[str, tuple[float, float]] = {}  # model -> (beta_model, beta_baseline)
+    x, y = _design(battles, models)
+    notes: list[str] = []
     if norm.coefs is not None:
-        gamma = tuple(norm.coefs)
-        for m in models:
-            rows = [i for i, b in enumerate(battles) if b.model == m]
-            beta = _bt([battles[i] for i in rows], z[rows], [m], np.array(gamma))
-            betas[m] = (beta[0], beta[1])
+        gamma: list[float | None] = list(norm.coefs)
+        g = np.array([c if c is not None else 0.0 for c in gamma])
+        betas = {}
+        for i, m in enumerate(models):
+            rows = np.array([b.model == m for b in battles] * 2)
+            betas[m] = float(bt.logistic(x[rows][:, [i]], y[rows], np.concatenate([-z @ g] * 2)[rows])[0])
     else:
-        coef = _bt(battles, z, models, None)
-        gamma = tuple(float(g) for g in coef[len(models) + 1:])
-        betas = {m: (coef[i], coef[len(models)]) for i, m in enumerate(models)}  # baseline after the models
-    shift = float(np.array(gamma) @ parity_z) if gamma else 0.0
-    return Fit({m: _sigmoid(LN10 * (bm - bb)) for m, (bm, bb) in betas.items()},
-               {m: _sigmoid(LN10 * (bm - bb) + shift) for m, (bm, bb) in betas.items()},
-               dict(zip(features, gamma)), Normalisation(norm.mean, norm.std, gamma))
+        keep = [j for j in range(len(features)) if varies[j]]
+        if len(keep) < len(features):
+            notes.append(f"style feature(s) {', '.join(features[j] for j in range(len(features)) if not varies[j])} "
+                         "do not vary over these battles: their coefficients cannot be estimated and are left out")
+        swept = [m for m in models if _one_sided([b.outcome for b in battles if b.model == m])]
+        if keep and swept:
+            notes.append(f"{', '.join(swept)} won or lost every battle: the style coefficients cannot be "
+                         "estimated; the win rate is without style control (its limit, 1 or 0)")
+            keep = []
+        X = np.hstack([x, np.vstack([-z[:, keep]] * 2)])
+        w = bt.logistic(X, y)
+        if keep and bt.maybe_separated(X, y, w):
+            notes.append("the style features separate the outcomes of these battles (too few, or too one-sided): "
+                         "the style coefficients cannot be estimated; the win rate is without style control")
+            keep = []
+            w = bt.logistic(x, y)
+        betas = {m: float(w[i]) for i, m in enumerate(models)}
+        gamma = [None] * len(features)
+        for k, j in enumerate(keep):
+            gamma[j] = float(w[len(models) + k])
+    shift = sum(c * float(pz) for c, pz in zip(gamma, parity_z) if c is not None)
+    controlled = any(c is not None for c in gamma) or not features
+    return Fit({m: bt.sigmoid(LN10 * b) for m, b in betas.items()},
+               {m: bt.sigmoid(LN10 * b + shift) for m, b in betas.items()},
+               dict(zip(features, gamma)), Normalisation(norm.mean, norm.std, tuple(gamma)), tuple(notes),
+               controlled)
 
 
-def _sigmoid(t: float) -> float:
-    return 1.0 / (1.0 + math.exp(-t))
+def _one_sided(outcomes: list[float]) -> bool:
+    """Every battle won, or every battle lost (no tie): the no-style fit is separated."""
+    return set(outcomes) in ({0.0}, {1.0})
 
 
-def _bt(battles: Sequence[Battle], z: np.ndarray, models: list[str], gamma: np.ndarray | None) -> np.ndarray:
-    """Coefficients [models..., baseline, style...] (or without style when `gamma` is fixed).
-    Upstream's layout: baseline as model_a (+ln 10), candidate as model_b (-ln 10), y = 1
-    when model_a wins, style columns model_a minus model_b; every battle twice, a tie as
-    one win for each side; no penalty, no intercept."""
-    from sklearn.linear_model import LogisticRegression
-
+def _design(battles: Sequence[Battle], models: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Model columns and outcomes in upstream's layout: the baseline as model_a (its
+    coefficient fixed at 0), the candidate as model_b (-ln 10), y = 1 when model_a wins;
+    every battle twice, a tie as one win for each side; no intercept. The style columns
+    (model_a minus model_b) are -z."""
     index = {m: i for i, m in enumerate(models)}
-    n, p = len(battles), len(models) + 1
-    x = np.zeros((n, p))
-    x[np.arange(n), p - 1] = LN10
-    x[np.arange(n), [index[b.model] for b in battles]] = -LN10
+    x = np.zeros((len(battles), len(models)))
+    x[np.arange(len(battles)), [index[b.model] for b in battles]] = -LN10
     outcome = np.array([b.outcome for b in battles])
-    y = np.concatenate([(outcome == 0.0).astype(float), (outcome < 1.0).astype(float)])
-    if gamma is not None:
-        X = np.vstack([x, x])
-        offset = np.concatenate([-z @ gamma] * 2) if len(gamma) else np.zeros(2 * n)
-        return _fit_with_offset(X, y, offset)
-    X = np.vstack([np.hstack([x, -z])] * 2)
-    if len(set(y)) < 2:  # one side won every battle: scikit-learn refuses one class
-        return _fit_with_offset(X, y, np.zeros(2 * n))
-    return LogisticRegression(fit_intercept=False, C=np.inf, max_iter=1000).fit(X, y).coef_[0]
+    return np.vstack([x, x]), np.concatenate([(outcome == 0.0).astype(float), (outcome < 1.0).astype(float)])
 
 
-def _fit_with_offset(X: np.ndarray, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """The same unpenalised logistic likelihood with a fixed offset (frozen style
-    coefficients), by scipy's L-BFGS; a 1e-6 ridge keeps a clean sweep finite."""
-    from scipy.optimize import minimize
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        t = X @ w + offset
-        p = 1.0 / (1.0 + np.exp(-t))
-        nll = np.sum(np.logaddexp(0, t) - y * t) + 0.5e-6 * w @ w
-        return nll, X.T @ (p - y) + 1e-6 * w
-
-    return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
+@dataclass(frozen=True)
+class Interval:
+    lo: float
+    hi: float
+    rounds_without_style: int  # resamples where style control could not be estimated
 
 
 def bootstrap(battles: Sequence[Battle], style: str = "both", rounds: int = 100, seed: int = 0,
-              cluster: bool = False, frozen: Normalisation | None = None) -> dict[str, tuple[float, float]]:
+              cluster: bool = False, frozen: Normalisation | None = None) -> dict[str, Interval]:
     """95% intervals of each model's win rate: battles resampled with replacement
-    (upstream), or whole prompts with all their battles (`cluster`)."""
+    (upstream), or whole prompts with all their battles (`cluster`). Each resample is
+    fitted as `fit` does, so one in which a side wins everything gives its limit, never an
+    error; how many resamples lost their style control is counted."""
+    if rounds < MIN_ROUNDS:
+        raise UserError(f"--bootstrap-rounds {rounds}: too few for a 95% interval; use at least {MIN_ROUNDS} "
+                        "(upstream uses 100)")
     rng = np.random.default_rng(seed)
     battles = list(battles)
     if cluster:
@@ -200,51 +227,24 @@ def bootstrap(battles: Sequence[Battle], style: str = "both", rounds: int = 100,
             groups.setdefault(b.prompt, []).append(i)
         keys = list(groups)
     samples: dict[str, list[float]] = {}
+    without_style = 0
     for _ in range(rounds):
         if cluster:
             picked = [i for k in rng.choice(len(keys), len(keys)) for i in groups[keys[k]]]
         else:
             picked = list(rng.integers(0, len(battles), len(battles)))
         result = fit([battles[i] for i in picked], style, frozen)
+        without_style += not result.style_controlled
         for m, r in result.win_rate.items():
             samples.setdefault(m, []).append(r)
-    return {m: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for m, v in samples.items()}
-
-
-def token_counter(spec: str) -> Callable[[str], int]:
-    """The tokenizer of the length feature, one for candidate and baseline alike:
-    `tiktoken:ENCODING` (upstream's: o200k_base, gpt-4o's), `hf:NAME_OR_PATH` (a transformers
-    tokenizer), `default` (the embedded default model's) or `words` (whitespace split)."""
-    from bolt_eval.types import UserError
-
-    kind, _, name = spec.partition(":")
-    try:
-        if kind == "tiktoken":
-            import tiktoken
-
-            enc = tiktoken.get_encoding(name or "o200k_base")
-            return lambda text: len(enc.encode(text, disallowed_special=()))
-        if kind in ("hf", "default"):
-            from transformers import AutoTokenizer
-
-            from bolt_eval.models import default_model_dir
-
-            tok = AutoTokenizer.from_pretrained(str(default_model_dir()) if kind == "default" else name)
-            return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
-    except Exception as err:  # noqa: BLE001 - any failure to load is the user's to fix
-        raise UserError(f"--style-tokenizer {spec}: cannot load it ({type(err).__name__}: {err}). Offline, "
-                        "use 'default' (the embedded model's tokenizer), 'hf:/path/to/tokenizer' or 'words'") from err
-    if kind == "words":
-        return lambda text: len(text.split())
-    raise UserError(f"--style-tokenizer {spec}: write tiktoken:ENCODING, hf:NAME_OR_PATH, default or words")
+    return {m: Interval(float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5)), without_style)
+            for m, v in samples.items()}
 
 
 def load_normalisation(path: Path) -> Normalisation:
     """Frozen style normalisation and coefficients: a reference run's summary.json (its
     headline category) or a JSON {"mean", "std", "coefs"}."""
     import json
-
-    from bolt_eval.types import UserError
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ import yaml
 
 from bolt_eval import stats
 from bolt_eval.arena import style_control
+from bolt_eval.arena.tokenizer import token_counter
 from bolt_eval.benchmarks.base import Rows, Task, file_sha256
 from bolt_eval.downloads import cached
 from bolt_eval.jsonl import field, read_jsonl
@@ -78,6 +79,9 @@ class ArenaHard(Task):
         if self.style not in style_control.STYLES:
             raise UserError(f"--style {self.style}: choose one of {', '.join(style_control.STYLES)}")
         self.rounds = int(options.get("bootstrap_rounds", 100))
+        if self.rounds < style_control.MIN_ROUNDS:
+            raise UserError(f"--bootstrap-rounds {self.rounds}: too few for a 95% interval; use at least "
+                            f"{style_control.MIN_ROUNDS} (upstream uses 100)")
         self._counter: Callable[[str], int] | None = None
 
     # data ---------------------------------------------------------------------------------
@@ -113,6 +117,7 @@ class ArenaHard(Task):
                 raise UserError(f"baseline answers ({', '.join(map(str, self.baseline_files()))}): "
                                 f"no answer of {model} for prompt {s.id}; pass --baseline-answers with one per prompt")
             s.reference.update(baseline=model, baseline_answer=answers[model][s.id])
+        self.token_counter()  # a tokenizer that cannot load stops the run here, before any judge call
         digest = hashlib.sha256(" ".join([dataset.sha256, *map(file_sha256, self.baseline_files())]).encode()).hexdigest()
         return type(dataset)(dataset.samples, dataset.source, digest)
 
@@ -169,6 +174,8 @@ class ArenaHard(Task):
         return {}  # judged; style features are computed when aggregating, for both sides alike
 
     def battles(self, samples: list[Sample], records: list[dict[str, Any]], model: str = "candidate") -> list[style_control.Battle]:
+        """Every output's two games as battles; an output whose games do not both have a
+        verdict gives none (upstream drops it: `unpaired` counts them)."""
         count = self.token_counter()
         out = []
         for s, r in zip(samples, records):
@@ -188,22 +195,33 @@ class ArenaHard(Task):
             subset = [b for b in battles if b.model == key]
             by_category[key.split("|", 1)[1]] = self._fit(subset)
         return {"style": self.style, "bootstrap_rounds": self.rounds, "by_category": by_category,
-                "headline_category": self.headline_category(by_category)}
+                "headline_category": self.headline_category(by_category),
+                "unpaired": unpaired(records), "notes": [f"{c}: {n}" for c, m in by_category.items() for n in m["notes"]]}
 
     def _fit(self, battles: list[style_control.Battle]) -> dict[str, Any]:
         frozen = self.frozen_normalisation()
         result = style_control.fit(battles, self.style, frozen)
         (m, rate), = result.win_rate.items()
-        lo, hi = style_control.bootstrap(battles, self.style, self.rounds,
-                                         cluster=bool(self.options.get("cluster_bootstrap")), frozen=frozen)[m]
+        ci = style_control.bootstrap(battles, self.style, self.rounds,
+                                     cluster=bool(self.options.get("cluster_bootstrap")), frozen=frozen)[m]
         raw = stats.clustered_mean([b.outcome for b in battles], [b.prompt for b in battles])
+        notes = list(result.notes)
+        if ci.rounds_without_style:
+            notes.append(f"{ci.rounds_without_style} of {self.rounds} bootstrap resamples could not be fitted "
+                         "with style control and count without it")
+        if not ci.lo - 1e-9 <= rate <= ci.hi + 1e-9:
+            notes.append(f"the {self.rounds}-round bootstrap interval [{100 * ci.lo:.1f}, {100 * ci.hi:.1f}] does "
+                         f"not contain the estimate {100 * rate:.1f}: too few rounds or battles to trust it; "
+                         "raise --bootstrap-rounds")
         return {
-            "sc_win_rate": stats.Estimate(rate, lo, hi, len({b.prompt for b in battles})).to_dict(),
+            "sc_win_rate": stats.Estimate(rate, ci.lo, ci.hi, len({b.prompt for b in battles})).to_dict(),
             "sc_win_rate_parity": round(result.win_rate_parity[m], 6),
+            "style_controlled": result.style_controlled,
             "raw_win_rate": raw.to_dict(), "battles": len(battles),
-            "style_coefs": {k: round(v, 6) for k, v in result.style_coefs.items()},
+            "style_coefs": {k: (round(v, 6) if v is not None else None) for k, v in result.style_coefs.items()},
             "normalisation": {"mean": result.normalisation.mean, "std": result.normalisation.std,
                               "coefs": result.normalisation.coefs, "frozen": frozen is not None},
+            "notes": notes,
         }
 
     def headline_category(self, by_category: dict[str, Any]) -> str | None:
@@ -232,7 +250,7 @@ class ArenaHard(Task):
     # helpers ------------------------------------------------------------------------------
     def token_counter(self) -> Callable[[str], int]:
         if self._counter is None:
-            self._counter = style_control.token_counter(str(self.options.get("style_tokenizer", "tiktoken:o200k_base")))
+            self._counter = token_counter(str(self.options.get("style_tokenizer", "tiktoken:o200k_base")))
         return self._counter
 
     def frozen_normalisation(self) -> style_control.Normalisation | None:
@@ -240,6 +258,12 @@ class ArenaHard(Task):
         if not path:
             return None
         return style_control.load_normalisation(Path(path))
+
+
+def unpaired(records: list[dict[str, Any]]) -> int:
+    """Outputs with exactly one of their two games judged: left out of the fit, as upstream."""
+    return sum(sum(o["judgments"][g]["status"] == "ok" for g in ("game1", "game2")) == 1
+               for r in records for o in r["outputs"])
 
 
 def judge_settings(source: str) -> dict[str, dict[str, str]]:

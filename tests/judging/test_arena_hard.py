@@ -20,8 +20,9 @@ BASELINE = ROOT / "tasks" / "arena_hard" / "smoke_baseline.jsonl"
 # (game 1: baseline is A, game 2: candidate is A) -> the judge's labels
 VERDICTS = {"ah-1": ("B>>A", "A>B"), "ah-2": ("A>B", "B>A"), "ah-3": ("A=B", "A=B"),
             "ah-4": ("B>A", "B>>A"), "ah-5": ("A>>B", "A>>B"), "ah-6": (None, "A>B")}
-# the candidate's battle outcomes those give, by hand: strong verdicts count 3 times
-OUTCOMES = [1, 1, 1, 1] + [0, 0] + [0.5, 0.5] + [1, 0, 0, 0] + [0, 0, 0, 1, 1, 1] + [1]
+# the candidate's battle outcomes those give, by hand: strong verdicts count 3 times; ah-6,
+# with one game unjudged, gives none (upstream's show_result.py drops such a prompt)
+OUTCOMES = [1, 1, 1, 1] + [0, 0] + [0.5, 0.5] + [1, 0, 0, 0] + [0, 0, 0, 1, 1, 1]
 
 
 def scripted(body):
@@ -58,8 +59,8 @@ def test_battles_fit_and_coverage(tmp_path, answers):
         assert len(server.requests) == 12
         shown = [b["messages"][-1]["content"] for b in server.requests]
     m = r.summary["metrics"]["by_category"]["hard_prompt"]
-    assert m["battles"] == len(OUTCOMES) == 19
-    assert m["raw_win_rate"]["mean"] == pytest.approx(sum(OUTCOMES) / 19)
+    assert m["battles"] == len(OUTCOMES) == 18 and r.summary["metrics"]["unpaired"] == 1
+    assert m["raw_win_rate"]["mean"] == pytest.approx(sum(OUTCOMES) / 18)
     assert m["sc_win_rate"]["mean"] == pytest.approx(reference_bt(OUTCOMES), abs=1e-5)
     lo, hi = m["sc_win_rate"]["lo"], m["sc_win_rate"]["hi"]
     assert lo <= m["sc_win_rate"]["mean"] <= hi
