@@ -90,10 +90,17 @@ def run(recipe: Recipe, progress: bool = True) -> str:
 
 
 def initial_model(recipe: Recipe) -> Path:
+    from bolt_eval.models import resolve
     from bolt_eval.training.recipe import resolve_model
 
     cfg = recipe.online
-    path = Path(resolve_model(cfg.init)) if cfg.init else recipe.out / "sft" / "final"
+    path = recipe.out / "sft" / "final"
+    if cfg.init:  # a folder, or 'default' (the embedded model, for trying stage 3 alone)
+        source = resolve(resolve_model(cfg.init))
+        if source.kind != "local":
+            raise UserError(f"{recipe.source}: online.init {cfg.init!r} is not a model folder; stage 3 trains a "
+                            "local transformers checkpoint (download or convert it first)")
+        path = Path(source.location)
     if not (path / "config.json").is_file():
         raise UserError(f"{recipe.source}: stage 3 starts from {path}, which holds no model: run "
                         f"`bolt-eval train sft --recipe {recipe.source}` first, or set online.init to an SFT model folder")

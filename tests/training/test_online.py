@@ -143,3 +143,16 @@ def test_missing_sft_model_names_the_fix(tmp_path, tiny_llama, tiny_reward_model
     recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model), ["online.init=null"])
     with pytest.raises(UserError, match="bolt-eval train sft --recipe"):
         run(recipe, progress=False)
+
+
+def test_a_reinforce_iteration_trains_on_the_recipe_orm(tmp_path, tiny_llama, tiny_reward_model):
+    path = _recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=2, n=2, batch_size=4, held_out=[],
+                   algorithm="reinforce")
+    table = run(load_recipe(path), progress=False)
+    it = tmp_path / "out" / "online" / "iter-1"
+    manifest = json.loads((it / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and "| 1 | reinforce |" in table
+    assert manifest["trainer_args"]["class"] == "GRPOConfig" and manifest["trainer_args"]["scale_rewards"] == "none"
+    training = manifest["training"]
+    assert training["steps"] == 1 and -10 < training["rewards/orm/mean"] < 10  # the tiny classifier's scores
+    assert (it / "final" / "model.safetensors").is_file() and not (it / "samples.jsonl").exists()
