@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="take the style normalisation and coefficients from a reference run's summary.json")
     ah.add_argument("--bootstrap-rounds", type=int, help="bootstrap rounds of the fit (default 100)")
     ah.add_argument("--cluster-bootstrap", action="store_true", help="resample prompts, not battles")
+    ah.add_argument("--arena-parser", choices=["official", "strict"],
+                    help="verdicts as arena-hard-auto reads them (default: the last [[label]], any case, reversed "
+                         "spellings) or strict (every [[label]] must agree)")
     jg.add_argument("--dry-run", action="store_true",
                     help="print the generations and judge calls still to make, their tokens and cost; call nothing")
     run.set_defaults(func=cmd_run)

@@ -120,7 +120,8 @@ def task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any], Any
     return out, sampling, suite
 
 
-TASK_OPTION_FLAGS = ("baseline_answers", "style", "style_tokenizer", "freeze_style", "bootstrap_rounds", "cluster_bootstrap")
+TASK_OPTION_FLAGS = ("baseline_answers", "style", "style_tokenizer", "freeze_style", "bootstrap_rounds", "cluster_bootstrap",
+                     "arena_parser")
 
 
 def benchmarks_options(name: str) -> tuple[str, ...]:
