@@ -18,6 +18,7 @@ config, fetched and read (never executed) at run time; else tasks/arena_hard/.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib.util
 import math
@@ -71,7 +72,9 @@ class ArenaHard(Task):
     official_judge = "gpt-4-1106-preview"
     bench = "arena-hard-v0.1"
     baselines: ClassVar[dict[str, str]] = {"arena-hard-v0.1": "gpt-4-0314"}  # category -> baseline model
-    OPTIONS = ("baseline_answers", "style", "style_tokenizer", "bootstrap_rounds", "freeze_style", "cluster_bootstrap")
+    OPTIONS = ("baseline_answers", "style", "style_tokenizer", "bootstrap_rounds", "freeze_style", "cluster_bootstrap",
+               "arena_parser")
+    PARSERS: ClassVar[dict[str, str]] = {"official": "arena", "strict": "arena_strict"}  # --arena-parser -> parser
 
     def __init__(self, data: str | None = None, **options: Any) -> None:
         super().__init__(data, **options)
@@ -83,6 +86,11 @@ class ArenaHard(Task):
             raise UserError(f"--bootstrap-rounds {self.rounds}: too few for a 95% interval; use at least "
                             f"{style_control.MIN_ROUNDS} (upstream uses 100)")
         self._counter: Callable[[str], int] | None = None
+        choice = str(options.get("arena_parser", "official"))
+        if choice not in self.PARSERS:
+            raise UserError(f"--arena-parser {choice}: choose official (arena-hard-auto's reading) or strict "
+                            "(every [[label]] must agree)")
+        self.parser = self.PARSERS[choice]
 
     # data ---------------------------------------------------------------------------------
     def official_rows(self) -> tuple[Rows, str, str]:
@@ -146,7 +154,8 @@ class ArenaHard(Task):
     # judging ------------------------------------------------------------------------------
     def judge_templates(self) -> dict[str, Template]:
         official = self._official_templates()
-        return official if official is not None else load_project_templates(PROJECT_TEMPLATES, parser="arena")
+        templates = official if official is not None else load_project_templates(PROJECT_TEMPLATES, parser="arena")
+        return {name: dataclasses.replace(t, parser=self.parser) for name, t in templates.items()}
 
     def _official_templates(self) -> dict[str, Template] | None:
         code = (fetch(f"{UPSTREAM}/utils/judge_utils.py", "judge_utils.py")

@@ -48,19 +48,39 @@ def parse_pair(reply: str) -> str | None:
     return None
 
 
-_ARENA = re.compile(r"\[\[([AB<>=]+)\]\]")
+# arena-hard-auto at 196f6b8 (lmarena/arena-hard-auto, 2025-06-20): gen_judgment.py `get_score`
+# tries the config's `regex_patterns` in order (config/arena-hard-v0.1.yaml and v2.0.yaml:
+# "\[\[([AB<>=]+)\]\]" then "\[([AB<>=]+)\]") on the upper-cased reply, and the first pattern
+# with a non-empty match gives its *last* match; show_result.py `label_to_score` reads ten
+# spellings, the reversed ones ("A<<B", "B<A", "B=A"...) meaning the same verdicts.
+_ARENA_PATTERNS = (re.compile(r"\[\[([AB<>=]+)\]\]"), re.compile(r"\[([AB<>=]+)\]"))
 ARENA_LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
+_ARENA_SPELLINGS = {**{label: label for label in ARENA_LABELS},
+                    "A<<B": "B>>A", "A<B": "B>A", "B=A": "A=B", "B<A": "A>B", "B<<A": "A>>B"}
 
 
 def parse_arena(reply: str) -> str | None:
-    """Arena-Hard: every "[[label]]" in the reply must agree (arena-hard-auto's get_score);
-    none, or two different ones, is no verdict. Only the five labels count."""
-    found = {m for m in _ARENA.findall(reply) if m}
+    """Arena-Hard, as arena-hard-auto's current code reads a verdict: case-insensitive, the
+    last "[[label]]" (or, when there is none, the last "[label]"), reversed spellings
+    mapped to the five labels. Where upstream would fail (a last match outside its ten
+    labels, e.g. "[[A]]": a KeyError in show_result.py), this is no verdict."""
+    upper = reply.upper()
+    for pattern in _ARENA_PATTERNS:
+        found = pattern.findall(upper)
+        if found:
+            return _ARENA_SPELLINGS.get(found[-1])
+    return None
+
+
+def parse_arena_strict(reply: str) -> str | None:
+    """The project's earlier, stricter rule (`--arena-parser strict`): every "[[label]]" in
+    the reply must agree and be one of the five labels as written; none, or two different
+    ones, is no verdict."""
+    found = {m for m in _ARENA_PATTERNS[0].findall(reply) if m}
     if len(found) != 1:
         return None
     label = found.pop()
     return label if label in ARENA_LABELS else None
-
 
 
 # WildBench (allenai/WildBench src/eval.py `parse_result`; the v2 judge prompts ask for one JSON
@@ -126,7 +146,8 @@ def parse_wb_choice(reply: str) -> str | None:
 PARSERS: dict[str, Parser] = {p.name: p for p in (
     Parser("rating", "1", parse_rating),
     Parser("pair", "1", parse_pair),
-    Parser("arena", "1", parse_arena),
+    Parser("arena", "2", parse_arena),  # 1: all labels had to agree (now arena_strict)
+    Parser("arena_strict", "1", parse_arena_strict),
     Parser("wb_score", "1", parse_wb_score),
     Parser("wb_choice", "1", parse_wb_choice),
 )}
