@@ -170,3 +170,63 @@ def test_expected_records_replace_grades_and_keep_other_verdicts() -> None:
         6.5, {"score": 7.25, "strengths": "s"}, "A>B", None)
     assert records[0]["outputs"][0]["judgments"]["turn1"]["verdict"] == 7.0  # copies, not edits
     assert constrained.expected_records([{"id": "1", "outputs": [{"judgments": {"g": {"status": "ok"}}}]}]) is None
+
+
+def test_tables_say_how_many_verdicts_were_constrained_and_show_the_expected_grade() -> None:
+    from bolt_eval.report import rows
+
+    summary = {"task": "mt_bench", "headline": {"metric": "score", "unit": "score", "mean": 5.5, "lo": 4.0, "hi": 7.0,
+                                                "n": 4},
+               "coverage": {"judged": 8, "total": 8, "rate": 1.0, "by_status": {"ok": 8},
+                            "by_method": {"free": 2, "constrained": 6}},
+               "judge": {"model": "default", "substitute": True},
+               "expected_score": {"metric": "score (expected)", "unit": "score", "mean": 5.214, "lo": 4.5, "hi": 6.0,
+                                  "n": 4}}
+    headline, expected = rows("m", summary, "dir")
+    assert headline[2:4] == ["score", "5.50"] and headline[7] == "default (substitute) (6/8 constrained)"
+    assert expected[2:5] == ["score (expected)", "5.21", "[4.50, 6.00]"]
+    summary["coverage"]["by_method"] = {"free": 8, "constrained": 0}
+    del summary["expected_score"]
+    [only] = rows("m", summary, "dir")
+    assert only[7] == "default (substitute)"
+
+
+def test_the_bolt_suite_is_the_papers_five_and_a_dry_run_accounts_for_each(tmp_path: Path) -> None:
+    from bolt_eval.suites import load_suite
+
+    five = ["mt_bench", "arena_hard", "wildbench", "zebralogic", "math500"]
+    suite = load_suite("bolt")
+    assert [t.name for t in suite.tasks] == five and suite.judge is None  # each task's official judge
+    assert suite.tasks[1].options == {"style": "both"}  # Arena-Hard v0.1 with style control, as the paper
+    out = bolt("run", "--model", "default", "--suite", "bolt", "--dry-run", "--out", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    seen = [t for line in lines for t in five
+            if line.startswith(f"| {t} ") or line.startswith(f"not estimated (a run would stop here): {t}:")]
+    assert sorted(seen) == sorted(five)  # estimated, or named with what to pass (offline: the hub is unreachable)
+    assert "| mt_bench " in out.stdout and "| gpt-4 " in out.stdout  # its data ships in a package: always estimated
+    assert not list((tmp_path / "r").glob("*/samples.jsonl"))  # nothing was generated
+
+
+@pytest.mark.slow
+def test_the_smoke_suite_on_the_default_model_has_a_number_and_full_coverage_in_every_row(tmp_path: Path) -> None:
+    """What `nox -s eval` runs (two items of each task): the embedded model judges itself,
+    and every judged row is fully covered, its constrained verdicts said beside the judge."""
+    out = bolt("run", "--model", "default", "--suite", "smoke", "--limit", "2", "--out", str(tmp_path / "r"),
+               "--no-progress", timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {cells[2]: cells for line in out.stdout.splitlines()
+            if len(cells := [c.strip() for c in line.split("|")]) > 9 and cells[1] == "default"}
+    assert sorted(rows) == ["arena_hard", "math500", "mt_bench", "wildbench", "zebralogic"]
+    for task, cells in rows.items():
+        assert cells[4] != "nan", task
+    for task in ("arena_hard", "mt_bench", "wildbench"):
+        judged, total = map(int, rows[task][7].split("/"))
+        assert judged == total > 0, task
+        assert rows[task][8].startswith("default (substitute)"), task
+    summaries = {p.parent.name.split("--")[1]: json.loads(p.read_text()) for p in (tmp_path / "r").glob("*/summary.json")}
+    for task in ("arena_hard", "mt_bench", "wildbench"):
+        cov = summaries[task]["coverage"]
+        assert cov["judged"] == cov["total"] and sum(cov["by_method"].values()) == cov["total"]
+        note = f"({cov['by_method']['constrained']}/{cov['total']} constrained)"
+        assert (note in rows[task][8]) == (cov["by_method"]["constrained"] > 0)
