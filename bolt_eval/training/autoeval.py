@@ -133,7 +133,9 @@ class EvalOnSave(TrainerCallback):  # type: ignore[misc]
 
     On train begin (a resumed run included) checkpoints already on disk but missing from
     the trajectory (the process was killed before or while evaluating them) are evaluated
-    first, in step order; a save is thus evaluated exactly once across kills."""
+    first, in step order; a save is thus evaluated exactly once across kills. Only the main
+    process evaluates; on several GPUs the others wait for it at their next collective, so
+    multi-GPU runs should use `eval.mode: watch` and a watcher on its own device."""
 
     def __init__(self, recipe: Any, stage: str, iteration: int | None = None, progress: bool = True) -> None:
         self.recipe, self.stage, self.iteration, self.progress = recipe, stage, iteration, progress

@@ -23,7 +23,6 @@ import shutil
 import struct
 import sys
 from pathlib import Path
-from typing import Any
 
 from bolt_eval.models import weights_fingerprint
 from bolt_eval.types import UserError
@@ -147,7 +146,3 @@ def merge_lora(adapter: Path, base: str | None = None) -> Path:
     os.replace(tmp, target)
     print(f"bolt-eval: merged LoRA adapter {adapter} into {target}", file=sys.stderr, flush=True)
     return target
-
-
-def describe(folder: Path) -> dict[str, Any]:
-    return {"checkpoint": str(folder), "fingerprint": fingerprint(folder), "lora": is_lora(folder)}

@@ -94,7 +94,11 @@ def _load(recipe: Any, bf16: bool) -> tuple[Any, Any, str]:
     kw: dict[str, Any] = {"revision": source.revision} if source.kind == "hub" else {}
     if source.gguf_file:
         kw["gguf_file"] = source.gguf_file
-    tokenizer = AutoTokenizer.from_pretrained(source.load_from, **kw)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.load_from, **kw)
+    except OSError as err:
+        raise UserError(f"{recipe.source}: model {recipe.model} cannot be loaded ({err}); download it first "
+                        "or point model: at a local checkpoint folder") from err
     if recipe.chat_template:
         tokenizer.chat_template = resolve_path(recipe.chat_template).read_text(encoding="utf-8")
     if not tokenizer.chat_template:
