@@ -110,14 +110,20 @@ def initial_model(recipe: Recipe) -> Path:
 def held_out_reward(folder: Path, held_out: list[Any], policy: Path, cfg: Any, reward_model: Any, seed: int,
                     iteration: int, progress: bool) -> dict[str, Any] | None:
     """The policy's mean ORM reward on the held-out prompts (n samples each, same settings)."""
-    from bolt_eval.training.online_samples import sample_and_score
+    from bolt_eval.training.online_samples import paired_reward_delta, sample_and_score
 
     if not held_out:
         return None
-    samples, rewards, info = sample_and_score(folder / "held-out", f"iter-{iteration}.", held_out, policy, cfg,
-                                              reward_model, seed, f"held-out-{iteration}", progress)
+    folder = folder / "held-out"
+    # the same per-prompt seeds for every iteration: the policies are compared on common draws
+    samples, rewards, info = sample_and_score(folder, f"iter-{iteration}.", held_out, policy, cfg, reward_model, seed,
+                                              "held-out", progress, label=f"held-out iter-{iteration}")
     samples.close()
     rewards.close()
+    if iteration > 0:
+        mine = folder / f"iter-{iteration}.rewards.jsonl"
+        info["delta_vs_previous"] = paired_reward_delta(folder / f"iter-{iteration - 1}.rewards.jsonl", mine, held_out)
+        info["delta_vs_start"] = paired_reward_delta(folder / "iter-0.rewards.jsonl", mine, held_out)
     return info
 
 
@@ -138,16 +144,20 @@ class Iteration:
         if old.get("status") == "complete" and old.get("config_hash") == self.stage.hash:
             return old
         self.dir.mkdir(parents=True, exist_ok=True)
-        record: dict[str, Any] = {"iteration": self.i, "status": "running", "config_hash": self.stage.hash,
-                                  "algorithm": self.cfg.algorithm, "policy_from": str(self.policy),
-                                  "reference": {"kind": self.cfg.reference, "model": str(self.reference)},
-                                  "prompts": len(self.queries), "seconds": {}}
-        self._write(record)
-        final = self.dir / "final"
-        if self.cfg.algorithm == "dpo":
-            self._dpo(record, final)
+        final = self.dir / "final"  # written whole or not at all (policy_rl.save_final)
+        if final.is_dir() and "training" in old:  # trained, killed while evaluating: keep the model
+            record = old
         else:
-            self._rl(record, final)
+            record = {"iteration": self.i, "status": "running", "config_hash": self.stage.hash,
+                      "algorithm": self.cfg.algorithm, "policy_from": str(self.policy),
+                      "reference": {"kind": self.cfg.reference, "model": str(self.reference)},
+                      "prompts": len(self.queries), "seconds": {}}
+            self._write(record)
+            if self.cfg.algorithm == "dpo":
+                self._dpo(record, final)
+            else:
+                self._rl(record, final)
+            self._write(record)
         if self.recipe.eval.mode == "inline":
             t0 = time.monotonic()
             entry = _evaluate(self.recipe, final, STAGE, self.i, self.progress)

@@ -46,8 +46,9 @@ def generator_spec(cfg: Any, policy: Path) -> Any:
 
 
 def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: int, phase: str,
-           progress: bool) -> dict[str, int]:
-    """`cfg.n` samples for every query not yet in `journal`; returns what was done."""
+           progress: bool, label: str | None = None) -> dict[str, int]:
+    """`cfg.n` samples for every query not yet in `journal` (seeds drawn from `phase`);
+    returns what was done."""
     from tqdm import tqdm
 
     from bolt_eval.backends.base import build_backend
@@ -60,7 +61,7 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
         seeds = [prompt_seed(seed, phase, q.id) for q in todo]
         requests = [Request(q.id, 0, ({"role": "user", "content": q.prompt},), params.with_(seed=s))
                     for q, s in zip(todo, seeds)]
-        bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{phase} sample", unit="prompt",
+        bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{label or phase} sample", unit="prompt",
                    disable=not progress, file=sys.stderr)
 
         def keep(i: int, completions: list[Any]) -> None:
@@ -78,7 +79,7 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
     return {"prompts": len(queries), "generated": len(todo), "resumed": len(queries) - len(todo)}
 
 
-def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: Any, phase: str,
+def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: Any, label: str,
           progress: bool) -> dict[str, int]:
     """Score every sampled query not yet in `rewards`, a few prompts per reward-model call."""
     from tqdm import tqdm
@@ -86,7 +87,7 @@ def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: 
     from bolt_eval.training.rewards import RewardItem
 
     todo = [q for q in queries if q.id not in rewards]
-    bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{phase} score", unit="prompt",
+    bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{label} score", unit="prompt",
                disable=not progress or not todo, file=sys.stderr)
     for start in range(0, len(todo), SCORE_CHUNK):
         chunk = todo[start:start + SCORE_CHUNK]
@@ -121,17 +122,36 @@ def reward_stats(rewards: Journal, queries: list[Any]) -> dict[str, Any]:
 
 
 def sample_and_score(folder: Path, name: str, queries: list[Any], policy: Path, cfg: Any, reward_model: Any,
-                     seed: int, phase: str, progress: bool) -> tuple[Journal, Journal, dict[str, Any]]:
+                     seed: int, phase: str, progress: bool, label: str | None = None
+                     ) -> tuple[Journal, Journal, dict[str, Any]]:
     """Both steps into `<folder>/<name>samples.jsonl` and `<name>rewards.jsonl`; returns the
     journals (open: the caller closes them) and the counts and times."""
     import time
 
     samples, rewards = Journal(folder / f"{name}samples.jsonl"), Journal(folder / f"{name}rewards.jsonl")
     t0 = time.monotonic()
-    sampling = sample(samples, queries, policy, cfg, seed, phase, progress)
+    sampling = sample(samples, queries, policy, cfg, seed, phase, progress, label)
     t1 = time.monotonic()
-    scoring = score(samples, rewards, queries, reward_model, phase, progress)
+    scoring = score(samples, rewards, queries, reward_model, label or phase, progress)
     t2 = time.monotonic()
     info = {"sampling": sampling, "scoring": scoring, "reward": reward_stats(rewards, queries),
             "seconds": {"sampling": round(t1 - t0, 2), "scoring": round(t2 - t1, 2)}}
     return samples, rewards, info
+
+
+def paired_reward_delta(before: Path, after: Path, queries: list[Any]) -> dict[str, Any]:
+    """Mean reward after minus before on the same prompts (both rewards journals), with a
+    paired percentile-bootstrap 95% interval over prompts (bolt_eval.stats.paired_delta):
+    each prompt weighs by its scored samples."""
+    from bolt_eval.stats import paired_delta
+
+    sides = []
+    for path in (before, after):
+        records = Journal(path).records
+        values, weights = [], []
+        for q in queries:
+            valid = [v for v in records[q.id]["rewards"] if v is not None]
+            values.append(statistics.fmean(valid) if valid else float("nan"))
+            weights.append(float(len(valid)))
+        sides.append((values, weights))
+    return paired_delta(sides[0], sides[1]).to_dict()

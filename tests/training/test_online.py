@@ -82,6 +82,9 @@ def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, 
     stage = json.loads((tmp_path / "out" / "online" / "manifest.json").read_text())
     assert stage["status"] == "complete" and set(stage["held_out_reward"]) == {"0", "1"}
     assert stage["held_out_reward"]["0"]["reward"]["samples"] == 8  # 2 held-out prompts x 4
+    h0, h1 = stage["held_out_reward"]["0"]["reward"], stage["held_out_reward"]["1"]
+    assert h1["delta_vs_start"]["n"] == 2 and h1["delta_vs_start"] == h1["delta_vs_previous"]
+    assert h1["delta_vs_start"]["mean"] == pytest.approx(h1["reward"]["mean"] - h0["mean"], abs=1e-5)
     assert "| 1 | dpo |" in table
     # a re-run finds the iteration finished: nothing sampled, nothing trained, same table
     mtime = (it / "final" / "model.safetensors").stat().st_mtime
