@@ -136,6 +136,13 @@ class WildBench(Task):
             "by_task_group": {g: _est(sc.estimate(lambda i, n=n: sc.group_means(i)[:, 0, n]))
                               for n, g in enumerate(scoring.GROUPS) if any(g in gs for gs in groups)},
         }
+        if missing := sc.missing_groups():
+            official = float(sc.official_macro()[0])
+            out["groups_missing"] = missing
+            out["wb_score_macro_official"] = round(official, 6)
+            out["notes"] = [f"no graded task in {', '.join(missing)}: the task macro is over the "
+                            f"{len(scoring.GROUPS) - len(missing)} groups present; the official scorer divides by all "
+                            f"five weights and would read {official:.1f}"]
         models = list(samples[0].reference["references"]) if samples else []
         out["reference_models"] = models
         out["length_penalty_k"] = self.length_penalty_k

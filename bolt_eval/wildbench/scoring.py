@@ -14,7 +14,8 @@ Sources (allenai/WildBench):
 
 Where this differs, and why: the official macro divides by the sum of all five weights even
 when a group has no item; here by the weights of the groups present (the same number on the
-full 1024 tasks, a fair one on a subset). The official tables leave battles with a truncated
+full 1024 tasks, a fair one on a subset). A summary on a subset that lacks groups names them
+and gives the official reading beside (`groups_missing`, `wb_score_macro_official`). The official tables leave battles with a truncated
 or empty answer out of the group rewards (and count them as 0 in the overall reward); here
 every judged item counts everywhere, since a truncated answer is what the judge saw.
 """
@@ -145,6 +146,18 @@ class Resampled:
         present = ~np.isnan(gm)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(present, gm * w, 0.0).sum(axis=-1) / np.where(present, w, 0.0).sum(axis=-1)
+
+    def official_macro(self) -> np.ndarray:
+        """Per column, the task macro as the official scorer divides it: the weighted sum over
+        the groups present by the sum of all five weights (lower on a subset lacking groups)."""
+        gm = self.group_means(self.point_idx)[0]
+        w = np.array([GROUP_WEIGHTS[g] for g in GROUPS])
+        return np.where(np.isnan(gm), 0.0, gm * w).sum(axis=-1) / w.sum()
+
+    def missing_groups(self) -> list[str]:
+        """The task groups with no item holding a value (in any column)."""
+        counts = self._sums(self.point_idx)[1][0].sum(axis=0)
+        return [g for g, c in zip(GROUPS, counts) if c == 0]
 
     def estimate(self, stat: Callable[[np.ndarray], np.ndarray], alpha: float = 0.05) -> Estimate:
         """`stat(idx)` -> one number per draw (shape (draws,)), with its interval."""
