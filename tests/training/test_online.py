@@ -159,3 +159,22 @@ def test_a_reinforce_iteration_trains_on_the_recipe_orm(tmp_path, tiny_llama, ti
     training = manifest["training"]
     assert training["steps"] == 1 and -10 < training["rewards/orm/mean"] < 10  # the tiny classifier's scores
     assert (it / "final" / "model.safetensors").is_file() and not (it / "samples.jsonl").exists()
+
+
+@pytest.mark.parametrize("kind", ["sft", "previous"])
+def test_the_kl_reference_of_a_later_iteration(tmp_path, tiny_llama, tiny_reward_model, kind):
+    from bolt_eval.training.online import Iteration
+
+    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model, reference=kind))
+    stage = type("Stage", (), {"dir": tmp_path / "online", "hash": "h"})()
+    it = Iteration(recipe, stage, 3, tiny_llama, [], [], None, False)
+    assert it.policy == tmp_path / "online" / "iter-2" / "final"
+    assert it.reference == (tiny_llama if kind == "sft" else it.policy)
+
+
+def test_prompts_per_iteration_take_the_next_slice():
+    from bolt_eval.training.online import iteration_prompts
+
+    q = list("abcde")
+    assert iteration_prompts(q, None, 2) == q and iteration_prompts(q, 9, 2) == q
+    assert [iteration_prompts(q, 2, i) for i in (1, 2, 3, 4)] == [["a", "b"], ["c", "d"], ["e", "a"], ["b", "c"]]
