@@ -9,9 +9,10 @@ Steps, each counted in the manifest and the summary table:
 4. criteria: the LLM judge grades each query on the seven BenchBuilder criteria and names
    its topic (criteria.py; through the judging engine and its ledger, so a re-run pays
    nothing); a query meeting fewer than `min_criteria` is dropped. A query the judge gave
-   no verdict for (after its retries) is **ungraded**: neither kept nor counted as meeting
-   0 criteria; it is listed in removed.jsonl with the judge's status, the table says how
-   many, and the next run asks again. `judge: null` skips this step (said in the manifest);
+   no verdict for (an API judge is asked again within the run, `parse_retries` times; a
+   local one is not) is **ungraded**: neither kept nor counted as meeting 0 criteria; it is
+   listed in removed.jsonl with the judge's status, the table says how many, and the next
+   run asks again. `judge: null` skips this step (said in the manifest);
 5. topics: subsampled to the recipe's `topics` mix (topic_mix.py), seeded;
 6. max_queries: a seeded cap (within the topic mix when there is one).
 
@@ -71,10 +72,11 @@ def run(recipe: Recipe, progress: bool = True) -> str:
             queries, dropped_q = topic_mix.cap_sample(queries, cfg.max_queries, recipe.seed)
             removed += [_row(q, "max_queries", f"over max_queries {cfg.max_queries}") for q in dropped_q]
         counts["curated"] = len(queries)
+        removed_sha = write_jsonl(stage.dir / "removed.jsonl", removed)
         if not queries:
+            (stage.dir / "queries.jsonl").unlink(missing_ok=True)  # no earlier run's set may pass for this one's
             raise UserError(f"{recipe.source}: no query survived curation ({counts}); see {stage.dir}/removed.jsonl")
         sha = write_query_file(stage.dir / "queries.jsonl", queries)
-        removed_sha = write_jsonl(stage.dir / "removed.jsonl", removed)
         stage.finish(counts=counts, sources=sources, judge=judge_info, cost=cost, decontamination=decontam,
                      topics=topics, outputs={"queries.jsonl": sha, "removed.jsonl": removed_sha})
         return _table(recipe, stage.manifest)

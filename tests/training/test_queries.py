@@ -18,6 +18,7 @@ from bolt_eval.training import queries
 from bolt_eval.training.criteria import parse_criteria
 from bolt_eval.training.recipe import REPO_ROOT, load_recipe
 from bolt_eval.training.topic_mix import targets
+from bolt_eval.types import UserError
 
 INSTRUCTIONS = REPO_ROOT / "training" / "queries" / "sample-instructions.jsonl"
 ROWS = [json.loads(line) for line in INSTRUCTIONS.read_text().splitlines()]
@@ -141,8 +142,18 @@ def test_topic_mix_and_max_queries_exact(tmp_path):
         assert len(server.requests) == 30
 
 
+def test_nothing_survives_no_query_file_but_the_removed_list(tmp_path):
+    with LoopbackServer(judge_reply(set())) as server:
+        with pytest.raises(UserError, match=r"no query survived curation .*removed.jsonl"):
+            queries.run(recipe(tmp_path, server, min_criteria=7), progress=False)
+    folder = tmp_path / "out" / "queries"
+    assert not (folder / "queries.jsonl").exists()
+    assert len((folder / "removed.jsonl").read_text().splitlines()) == 30
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "running"  # later stages refuse it
+
+
 def test_topics_without_a_judge_is_an_error(tmp_path):
-    with pytest.raises(Exception, match="'queries.topics' needs a judge"):
+    with pytest.raises(UserError, match="'queries.topics' needs a judge"):
         queries.run(recipe(tmp_path, topics={"math": 1.0}), progress=False)
 
 
