@@ -82,6 +82,19 @@ def test_hub_offline_names_dataset_and_local_path():
         load_queries([DataSource(dataset="example-org/instructions")])
 
 
+def test_hub_path_through_datasets(tmp_path):
+    """The `dataset:` path runs datasets.load_dataset for real (here on a local folder, offline)."""
+    folder = tmp_path / "sharegpt"
+    folder.mkdir()
+    write(folder / "train.jsonl", [{"id": "h1", "conversations": [{"from": "human", "value": "Hello there"}]},
+                                   {"id": "h2", "conversations": [{"from": "gpt", "value": "no human turn"}]},
+                                   {"id": "h3", "conversations": [{"from": "human", "value": "Second"}]}])
+    queries, [info] = load_queries([DataSource(dataset=str(folder), revision="main", limit=3)])
+    assert [(q.id, q.prompt, q.source) for q in queries] == [("h1", "Hello there", str(folder)), ("h3", "Second", str(folder))]
+    assert (info["revision"], info["split"], info["rows"], info["skipped_no_text"]) == ("main", "train", 3, 1)
+    assert info["fingerprint"]
+
+
 def test_benchmark_rows_keep_the_row_and_the_harness_prompt():
     path = REPO_ROOT / "training" / "queries" / "tiny-zebra.jsonl"
     queries, info = load_queries([DataSource(path=str(path), task="zebralogic")])
