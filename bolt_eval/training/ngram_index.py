@@ -2,11 +2,11 @@
 
 Text is normalised (NFKC, lower case, words = runs of letters and digits, so whitespace,
 case, punctuation and markup do not hide a copy; list numbers such as "3." dropped, so a
-renumbered list reads alike) and cut into word n-grams, each turn on
-its own. A turn shorter than n words (but of at least 4) is one gram of its own length (a
-short MATH problem); such an item is also looked for inside longer queries, so a short
-question wrapped in other words is found. A query shorter than n words matches only an
-item turn equal to it.
+renumbered list reads alike) and cut into word n-grams, each turn on its own. A text
+shorter than n words (but of at least 4) is one gram of its own length (a short MATH
+problem, a short query): a short query matches an item turn equal to it, and a short item
+is also looked for inside every longer query, so a short question wrapped in other words
+is found.
 
 Templated benchmarks repeat text across items: every generated ZebraLogic puzzle of N
 houses opens with the same sentence, attribute lists and clue sentences ("The person who
