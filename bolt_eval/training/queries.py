@@ -45,12 +45,12 @@ def run(recipe: Recipe, progress: bool = True) -> str:
                         "set queries.judge or remove queries.topics")
     config = {"queries": cfg.model_dump(mode="json"), "seed": recipe.seed, "suite": suite}
     with StageDir(recipe, "queries", config) as stage:
+        items, benchmarks = suite_items(suite)  # first: a suite that cannot load fails before any download
         queries, sources = load_queries(cfg.sources)
         counts: dict[str, Any] = {"loaded": len(queries)}
         removed: list[dict[str, Any]] = []
         queries = _dedupe(queries, removed)
         counts["after_duplicates"] = len(queries)
-        items, benchmarks = suite_items(suite)
         queries, dropped, decontam = decontaminate(queries, items, cfg.decontaminate.n,
                                                    cfg.decontaminate.min_overlap, progress)
         removed += dropped
