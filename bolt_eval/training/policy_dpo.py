@@ -10,6 +10,8 @@ resumes from its last trainer checkpoint (transformers `get_last_checkpoint`).
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ def train_dpo(policy: Path, reference: Path, rows: list[dict[str, Any]], setting
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
+    with contextlib.redirect_stdout(sys.stderr):  # trl/transformers print their logs: keep stdout for results
+        trainer.train(resume_from_checkpoint=last)
     save_final(trainer, tokenizer, final)
     return trainer.state.log_history, last

@@ -30,8 +30,10 @@ folder: the SFT model (the paper's Eq. 2) or the previous policy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -133,7 +135,8 @@ def train_rl(algorithm: str, policy: Path, reference: Path, rows: list[dict[str,
     trainer = Trainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=Dataset.from_list(rows),
                       processing_class=tokenizer)
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
+    with contextlib.redirect_stdout(sys.stderr):  # trl/transformers print their logs: keep stdout for results
+        trainer.train(resume_from_checkpoint=last)
     model.config._name_or_path = str(final)
     save_final(trainer, tokenizer, final)
     return trainer.state.log_history, last
