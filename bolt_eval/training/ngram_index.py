@@ -16,8 +16,11 @@ nothing about which item a query holds. Two copies of one item (a duplicate insi
 benchmark) stay content, so a leak of a duplicated item is still caught.
 
 The overlap of a query with an item is the larger of two shares of content grams: of the
-query's grams found in the item, and of the item's grams found in the query. A copy scores
-1 on one side; see decontam.py for the threshold and what it was measured against.
+query's grams found in the item, and of the item's grams found in the query. It is taken
+in two views of both texts, as written and with their lines sorted, and the higher counts:
+the same lines in another order (a puzzle with its clues shuffled and renumbered, a list
+reordered) are a copy too. A copy scores 1 on one side; see decontam.py for the threshold
+and what it was measured against.
 
 Grams are 64-bit hashes (splitmix64 of each word id, combined with powers of an odd
 constant) in sorted numpy arrays: a query costs one binary search per gram, not a
@@ -30,6 +33,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -63,6 +67,7 @@ class Match:
     query_share: float
     item_share: float
     shared: int  # content grams in common
+    view: str  # "as written" or "lines sorted"
 
 
 def _mix(ids: np.ndarray) -> np.ndarray:
@@ -102,14 +107,40 @@ class _Text:
         return np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint64)
 
 
+def lines_sorted(text: str) -> str:
+    """The text's normalised lines in sorted order: the same lines in any order read alike."""
+    return "\n".join(sorted(" ".join(ws) for line in text.splitlines() if (ws := words(line))))
+
+
+VIEWS: dict[str, Callable[[str], str]] = {"as written": lambda text: text, "lines sorted": lines_sorted}
+
+
 class Index:
-    """Content grams of benchmark items, hashed, with the items that hold each."""
+    """Items indexed twice: as written, and with their lines sorted (a puzzle whose clues
+    were shuffled and renumbered is the same puzzle). A query's overlap is the higher of
+    the two views'."""
 
     def __init__(self, items: list[Item], n: int) -> None:
         if n < 1:
             raise UserError(f"queries.decontaminate.n must be at least 1, got {n}")
+        self.views = [_View(items, n, name, arrange) for name, arrange in VIEWS.items()]
+        self.boilerplate = self.views[0].boilerplate
+        self.unchecked = self.views[0].unchecked
+
+    def best_match(self, text: str) -> Match | None:
+        """The item this text overlaps most in either view (ties: as written, the earlier item), or None."""
+        found = [m for view in self.views if (m := view.best_match(text)) is not None]
+        return max(found, key=lambda m: m.overlap, default=None)
+
+
+class _View:
+    """Content grams of benchmark items in one view, hashed, with the items that hold each."""
+
+    def __init__(self, items: list[Item], n: int, name: str, arrange: Callable[[str], str]) -> None:
         self.n = n
         self.items = items
+        self.name = name
+        self.arrange = arrange
         self.vocab: dict[str, int] = {}
         grams = [self._text(item.texts, grow=True).own(n) for item in items]
         owner = np.repeat(np.arange(len(items)), [len(g) for g in grams])
@@ -120,11 +151,11 @@ class Index:
         self.hashes, self.owner = hashes[keep][order], owner[keep][order]
         self.content = np.bincount(self.owner, minlength=len(items))  # content grams per item
         self.unchecked = int((self.content == 0).sum())  # items with no content gram (too short, all boilerplate)
-        lengths = [len(words(t)) for item in items for t in item.texts]
+        lengths = [len(words(self.arrange(t))) for item in items for t in item.texts]
         self.short_lengths = sorted({k for k in lengths if SHORT_MIN_WORDS <= k < n})
 
     def _text(self, texts: tuple[str, ...], grow: bool) -> _Text:
-        per = [words(t) for t in texts]
+        per = [words(self.arrange(t)) for t in texts]
         flat = [w for ws in per for w in ws]
         if grow:
             ids = [self.vocab.setdefault(w, len(self.vocab)) for w in flat]
@@ -165,7 +196,7 @@ class Index:
         best = int(np.argmax(overlap))
         item = self.items[int(held[best])]
         return Match(item.benchmark, item.id, round(float(overlap[best]), 6), round(float(query_share[best]), 6),
-                     round(float(item_share[best]), 6), int(shared[best]))
+                     round(float(item_share[best]), 6), int(shared[best]), self.name)
 
     def _owners_of(self, grams: np.ndarray) -> np.ndarray:
         """The items holding each gram (one entry per gram and item)."""

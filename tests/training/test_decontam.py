@@ -70,8 +70,13 @@ def test_templated_puzzles_copy_caught_similar_kept():
     others = generate_set([(2, 2), (2, 3), (3, 2), (3, 3)], 10, "train")
     queries = [Query(p.id, p.puzzle, "train") for p in others]
     queries.append(Query("leak", re.sub(r"\s+", " ", items[7].texts[0]).upper(), "train"))
+    head, _, clues = items[25].texts[0].partition("## Clues:\n")
+    reordered = [re.sub(r"^\d+\. ", "", c) for c in clues.strip().split("\n")][::-1]
+    queries.append(Query("shuffled", head + "## Clues:\n" + "".join(f"{i}. {c}\n" for i, c in enumerate(reordered, 1)),
+                         "train"))
     kept, removed, report = decontaminate(queries, items, 13, 0.5)
-    assert [(r["id"], r["item"], r["overlap"]) for r in removed] == [("leak", items[7].id, 1.0)]
+    assert [(r["id"], r["item"], r["overlap"], r["view"]) for r in removed] == [
+        ("leak", items[7].id, 1.0, "as written"), ("shuffled", items[25].id, 1.0, "lines sorted")]
     assert len(kept) == 40 and report["highest_overlap_kept"] < 0.5
     assert report["boilerplate_grams"]["zebralogic"] > 0
     # without the boilerplate rule the shared opening alone would make every pair look alike
