@@ -24,7 +24,7 @@ def install(session: nox.Session, extras: str = "dev") -> None:
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
     """The whole test suite, with coverage. pytest's exit code 5 (no tests) fails the session."""
-    install(session)
+    install(session, extras="dev,training")
     session.run("pytest", "-q", "--cov=bolt_eval", "--cov-report=term:skip-covered", *session.posargs,
                 env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
 
@@ -56,6 +56,18 @@ def eval(session: nox.Session) -> None:  # noqa: A001 - the session's name is th
     install(session, extras="plots")
     args = session.posargs or []
     session.run("bolt-eval", "run", "--model", "default", "--suite", "smoke", *args)
+
+
+@nox.session(python="3.11")
+def train(session: nox.Session) -> None:
+    """The tiny BOLT recipe end to end on CPU, on the embedded model: queries, stage 1
+    (bootstrap), stage 2 (SFT), stage 3 (online DPO), every checkpoint evaluated, then the
+    report (trajectory table, Figures 5 and 6) under out/tiny-cpu/report/. Extra arguments
+    go to `bolt-eval train pipeline` (e.g. `nox -s train -- --set online.iterations=1`)."""
+    install(session, extras="training,plots")
+    session.run("bolt-eval", "train", "pipeline", "--recipe", "training/recipes/tiny-cpu.yaml",
+                "--reference", "bolt-paper", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1"})
 
 
 @nox.session(python="3.11")

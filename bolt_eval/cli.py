@@ -172,13 +172,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bolt_eval.store import write_atomic
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    reference = load_reference(args.reference) if args.reference else None
     if args.trajectory:
         from bolt_eval.comparing.trajectory import trajectory_comparison
 
-        result, runs = trajectory_comparison(args.trajectory, args.allow_mixed, args.rounds)
+        result, runs = trajectory_comparison(args.trajectory, args.allow_mixed, args.rounds, reference)
     else:
         runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
-        reference = load_reference(args.reference) if args.reference else None
         result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
         result.notes += notes
     adoption = [(r.label, r.task, r.summary.get("adoption")) for r in runs]

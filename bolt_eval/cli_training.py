@@ -28,6 +28,8 @@ def add_training_parsers(sub: Any) -> None:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                        help="override a recipe field, e.g. --set sft.learning_rate=1e-5 (recorded in manifests)")
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        if name == "pipeline":
+            p.add_argument("--reference", help="published rows beside yours in the report, e.g. bolt-paper")
         p.set_defaults(func=cmd_train)
     add_watch_parser(sub)
 
@@ -87,5 +89,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     module = importlib.import_module(f"bolt_eval.training.{args.stage}")
-    print(module.run(recipe, progress=not args.no_progress))
+    extra = {"reference": args.reference} if args.stage == "pipeline" else {}
+    print(module.run(recipe, progress=not args.no_progress, **extra))
     return 0

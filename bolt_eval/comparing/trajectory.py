@@ -49,12 +49,13 @@ def trajectory_runs(folder: str | Path, with_items: bool = True) -> tuple[list[R
     return runs, entries
 
 
-def trajectory_comparison(folder: str | Path, allow_mixed: bool = False,
-                          rounds: int = 1000) -> tuple[Comparison, list[RunData]]:
-    """The comparison of the trajectory's checkpoints (baseline: init) and its runs."""
+def trajectory_comparison(folder: str | Path, allow_mixed: bool = False, rounds: int = 1000,
+                          reference: Any = None) -> tuple[Comparison, list[RunData]]:
+    """The comparison of the trajectory's checkpoints (baseline: init) and its runs;
+    `reference` (comparing.reference) adds published rows beside them."""
     runs, entries = trajectory_runs(folder)
     init = next((e["label"] for e in entries if e["stage"] == "init"), None)
-    cmp = compare(runs, init, allow_mixed, rounds=rounds)
+    cmp = compare(runs, init, allow_mixed, reference, rounds=rounds)
     cmp.notes.append("Rows in training order: " + " -> ".join(
         f"{e['label']}" + (" (LoRA, merged)" if e.get("lora") else "") for e in entries))
     return cmp, runs
