@@ -50,7 +50,21 @@ def test_one_side_winning_everything_gives_its_limit_and_says_so(outcome):
     result = fit(battles, style="both")
     assert result.win_rate["m"] == pytest.approx(outcome, abs=1e-6) and finite(result)
     assert result.style_coefs["tokens"] is None and not result.style_controlled
-    assert "won or lost every battle" in result.notes[-1]
+    assert "won or lost every battle" in result.notes[0]
+
+
+def test_in_a_joint_fit_a_checkpoint_that_lost_everything_leaves_the_style_fit_to_the_others():
+    """arena-fit of two checkpoints, one losing every battle: its rate is 0 (the limit) and the
+    other's style-controlled fit is the one it gets alone (the sweep's battles say nothing)."""
+    good = [Battle(f"q{i}", "good", o, {**PLAIN, "tokens": t}, PLAIN)
+            for i, (o, t) in enumerate([(1.0, 300), (1.0, 250), (0.0, 280), (0.5, 120), (0.0, 100), (1.0, 90)])]
+    bad = [Battle(f"q{i}", "bad", 0.0, {**PLAIN, "tokens": 100 + 30 * i}, PLAIN) for i in range(6)]
+    together = fit(good + bad, style="length")
+    assert together.win_rate["bad"] == 0.0 and together.win_rate_parity["bad"] == 0.0
+    assert together.style_coefs["tokens"] is not None and together.style_controlled
+    frozen = Normalisation(together.normalisation.mean, together.normalisation.std)  # the same standardisation
+    alone = fit(good, style="length", frozen=frozen)
+    assert together.win_rate["good"] == pytest.approx(alone.win_rate["good"], abs=1e-6)
 
 
 def test_style_that_separates_the_outcomes_cannot_be_estimated():

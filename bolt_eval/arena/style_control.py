@@ -135,10 +135,11 @@ def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | 
 
     Whatever the battles, the numbers are finite: a style feature that does not vary (its
     spread below MIN_STD, rounding noise, which upstream would divide by) is left out with
-    its coefficient None; when a model wins or loses every battle, or the style features
-    separate the outcomes, the likelihood has no finite maximum (`bt.separated`): the style
-    coefficients cannot be estimated, the win rates are fitted without style (a clean sweep
-    gives its limit, 1 or 0) and `notes` say so."""
+    its coefficient None. A model that wins (or loses) every battle has no finite
+    coefficient: its rate is the limit, 1 (or 0), and its battles, which then carry no
+    information on style, are left out of the style fit. When the style features separate
+    the remaining outcomes (`bt.separated`) the style coefficients cannot be estimated and
+    the win rates are fitted without style. `notes` say which of these happened."""
     features = STYLES[style]
     diff = style_matrix(battles, features)
     norm = frozen or Normalisation(tuple(map(float, diff.mean(axis=0))), tuple(map(float, diff.std(axis=0))))
@@ -147,28 +148,33 @@ def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | 
     scale = np.where(varies, std, 1.0)
     z = np.where(varies, (diff - mean) / scale, 0.0)
     parity_z = np.where(varies, -mean / scale, 0.0)  # z of a zero difference
-    models = sorted({b.model for b in battles})
-    x, y = _design(battles, models)
     notes: list[str] = []
+    limits = {m: o for m in sorted({b.model for b in battles})
+              if (o := _one_sided([b.outcome for b in battles if b.model == m])) is not None}
+    if limits:
+        notes.append(f"{', '.join(limits)} won or lost every battle: no finite coefficient, the win rate is its "
+                     "limit (100% or 0%)" + ("" if frozen or not features else
+                                              ", and those battles say nothing about style"))
+    live = [i for i, b in enumerate(battles) if b.model not in limits]
+    models = sorted({battles[i].model for i in live})
+    x, y = _design([battles[i] for i in live], models)
+    z = z[live]
     if norm.coefs is not None:
         gamma: list[float | None] = list(norm.coefs)
         g = np.array([c if c is not None else 0.0 for c in gamma])
         betas = {}
         for i, m in enumerate(models):
-            rows = np.array([b.model == m for b in battles] * 2)
+            rows = np.array([battles[k].model == m for k in live] * 2)
             betas[m] = float(bt.logistic(x[rows][:, [i]], y[rows], np.concatenate([-z @ g] * 2)[rows])[0])
     else:
         keep = [j for j in range(len(features)) if varies[j]]
         if len(keep) < len(features):
             notes.append(f"style feature(s) {', '.join(features[j] for j in range(len(features)) if not varies[j])} "
                          "do not vary over these battles: their coefficients cannot be estimated and are left out")
-        swept = [m for m in models if _one_sided([b.outcome for b in battles if b.model == m])]
-        if keep and swept:
-            notes.append(f"{', '.join(swept)} won or lost every battle: the style coefficients cannot be "
-                         "estimated; the win rate is without style control (its limit, 1 or 0)")
+        if not models:
             keep = []
         X = np.hstack([x, np.vstack([-z[:, keep]] * 2)])
-        w = bt.logistic(X, y)
+        w = bt.logistic(X, y) if models else np.zeros(0)
         if keep and bt.maybe_separated(X, y, w):
             notes.append("the style features separate the outcomes of these battles (too few, or too one-sided): "
                          "the style coefficients cannot be estimated; the win rate is without style control")
@@ -180,15 +186,15 @@ def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | 
             gamma[j] = float(w[len(models) + k])
     shift = sum(c * float(pz) for c, pz in zip(gamma, parity_z) if c is not None)
     controlled = any(c is not None for c in gamma) or not features
-    return Fit({m: bt.sigmoid(LN10 * b) for m, b in betas.items()},
-               {m: bt.sigmoid(LN10 * b + shift) for m, b in betas.items()},
+    return Fit({**{m: bt.sigmoid(LN10 * b) for m, b in betas.items()}, **limits},
+               {**{m: bt.sigmoid(LN10 * b + shift) for m, b in betas.items()}, **limits},
                dict(zip(features, gamma)), Normalisation(norm.mean, norm.std, tuple(gamma)), tuple(notes),
                controlled)
 
 
-def _one_sided(outcomes: list[float]) -> bool:
-    """Every battle won, or every battle lost (no tie): the no-style fit is separated."""
-    return set(outcomes) in ({0.0}, {1.0})
+def _one_sided(outcomes: list[float]) -> float | None:
+    """1.0 when every battle was won, 0.0 when every one was lost (no tie), else None."""
+    return outcomes[0] if set(outcomes) in ({0.0}, {1.0}) else None
 
 
 def _design(battles: Sequence[Battle], models: list[str]) -> tuple[np.ndarray, np.ndarray]:
