@@ -20,7 +20,8 @@ starting policy (iteration 0). Folder:
     online/manifest.json                    the stage: config, sources, every iteration
     online/held-out/iter-<i>.{samples,rewards}.jsonl
     online/iter-<i>/samples.jsonl rewards.jsonl pairs.jsonl   (dpo)
-    online/iter-<i>/trainer/checkpoint-*    trl checkpoints (a killed training resumes)
+    online/iter-<i>/trainer/checkpoint-*    trl checkpoints (a killed training resumes; removed
+                                            once the iteration's model is saved)
     online/iter-<i>/final/                  the iteration's model
     online/iter-<i>/manifest.json           counts, rewards, wall times, trainer args
 
@@ -31,6 +32,7 @@ re-run; `online.iterations` is left out of the hash so that a run can be extende
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,9 @@ class Iteration:
             else:
                 self._rl(record, final)
             self._write(record)
+            # trainer checkpoints (weights + optimizer state) only serve a resume: free the disk
+            for folder in (self.dir / "trainer").glob("checkpoint-*"):
+                shutil.rmtree(folder)
         if self.recipe.eval.mode == "inline":
             t0 = time.monotonic()
             entry = _evaluate(self.recipe, final, STAGE, self.i, self.progress)
