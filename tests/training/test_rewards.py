@@ -4,9 +4,10 @@ OpenAI-compatible server and the ledger, the harness's exact scorers, the format
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from openai_server import LoopbackServer
+from openai_server import Fault, LoopbackServer
 
 from bolt_eval.training.recipe import Recipe
 from bolt_eval.training.rewards import RewardItem, build_reward
@@ -95,6 +96,36 @@ def test_classifier_load_errors_name_the_model_and_the_fix(tmp_path, tiny_llama,
     assert str(tiny_reward_model) in str(comp["model"]) and len(str(comp["model"])) > len(str(tiny_reward_model)) + 20
 
 
+def test_classifier_output_kinds_model_errors_and_label_count(tmp_path, tiny_reward_model, monkeypatch):
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, LlamaForSequenceClassification
+
+    from bolt_eval.training.rewards.classifier import _scores
+
+    # ArmoRM's remote code answers an object whose `.score` is the preference score
+    armo = SimpleNamespace(score=torch.tensor([[0.25], [-1.5]]), logits=torch.zeros(2, 19))
+    assert _scores(armo, 2) == [0.25, -1.5]
+    assert _scores(SimpleNamespace(logits=torch.tensor([[2.0], [3.0]])), 2) == [2.0, 3.0]
+
+    rm = build_reward(recipe(tmp_path, classifier(tmp_path, tiny_reward_model)))
+    rm.preflight()
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+
+    monkeypatch.setattr(rm.components[0].model, "forward", out_of_memory)
+    results = rm.score([item("a", "Half."), item("b", "Two.")])
+    assert [r.value for r in results] == [None, None]
+    assert results[0].error == "classifier: model error (RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB)"
+
+    config = AutoConfig.from_pretrained(tiny_reward_model)
+    config.num_labels = 2
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "two")
+    AutoTokenizer.from_pretrained(tiny_reward_model).save_pretrained(tmp_path / "two")
+    with pytest.raises(UserError, match="has num_labels=2; a reward model has one output"):
+        build_reward(recipe(tmp_path, classifier(tmp_path, tmp_path / "two"))).preflight()
+
+
 # --- judge ----------------------------------------------------------------------------
 
 def grade_by_content(body: dict) -> str:
@@ -138,6 +169,23 @@ def test_a_reply_without_a_grade_is_a_failure_not_zero(tmp_path):
         assert r.value is None and r.parts == {"judge": None}
         assert r.error.startswith("judge: judge parse_error after 3 call(s)")  # the engine asked twice more
         assert len(server.requests) == 3
+
+
+def test_an_api_error_is_a_failure_and_is_asked_again_next_time(tmp_path, monkeypatch):
+    items = [item("ok", "It is one half."), item("poison", "It is one half, poison.")]
+    with LoopbackServer(grade_by_content) as server:
+        server.plan = lambda body: Fault(400) if "poison" in body["messages"][-1]["content"] else None
+        first = build_reward(judge_recipe(tmp_path, server)).score(items)
+        assert first[0].value == pytest.approx(7 / 9)
+        assert first[1].value is None and first[1].error.startswith("judge: judge api_error after 1 call(s) (BadRequestError")
+        server.plan = None
+        second = build_reward(judge_recipe(tmp_path, server)).score(items)
+        assert [r.value for r in second] == [pytest.approx(7 / 9)] * 2
+        assert len(server.requests) == 3  # only the failed judgment was asked again
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    hosted = recipe(tmp_path, {"kind": "judge", "model": {"model": "gpt-4o-mini", "backend": "openai"}})
+    with pytest.raises(UserError, match="needs an API key: set the environment variable OPENAI_API_KEY"):
+        build_reward(hosted).preflight()
 
 
 def test_judge_template_errors(tmp_path):
