@@ -63,7 +63,9 @@ def test_classifier_cuts_a_long_prompt_from_the_left_and_says_so(tmp_path, tiny_
 
     long_prompt = " ".join(f"step{i}" for i in range(200))
     rm = build_reward(recipe(tmp_path, classifier(tmp_path, tiny_reward_model, max_length=64)))
+    described = rm.describe()
     [r] = rm.score([item("long", "Half.", prompt=long_prompt)])
+    assert rm.describe() == described  # what manifests record does not change once the model is loaded
     cut = r.notes["classifier"]["prompt_tokens_cut"]
     tok = AutoTokenizer.from_pretrained(tiny_reward_model)
     ids = tok(long_prompt, add_special_tokens=False)["input_ids"]
@@ -75,8 +77,10 @@ def test_classifier_cuts_a_long_prompt_from_the_left_and_says_so(tmp_path, tiny_
     assert len(tok(conversation, add_special_tokens=False)["input_ids"]) <= 64
     # the same score as the cut prompt given whole to a model with room for it
     roomy = build_reward(recipe(tmp_path, classifier(tmp_path, tiny_reward_model)))
-    [same] = roomy.score([item("cut", "Half.", prompt=kept)])
+    [same, context] = roomy.score([item("cut", "Half.", prompt=kept), item("long", "Half.", prompt=long_prompt)])
     assert r.value == pytest.approx(same.value, abs=1e-5) and same.notes == {}
+    # the recipe's max_length (4096 by default) is held to the model's context (512 here)
+    assert len(ids) > 512 and 0 < context.notes["classifier"]["prompt_tokens_cut"] < cut
     # a solution that cannot fit even without the prompt is a failure, not a score
     [lost] = rm.score([item("huge", "half " * 200)])
     assert lost.value is None and "classifier: the solution alone is over max_length 64" in lost.error

@@ -31,7 +31,7 @@ from bolt_eval.types import UserError
 
 __all__ = ["Reward", "RewardItem", "RewardModel", "build_reward"]
 
-CHUNK = 256  # items scored by every component before progress is reported
+CHUNK = 512  # items scored by every component before progress is reported
 
 
 class RewardModel:

@@ -37,7 +37,8 @@ class ClassifierReward(Component):
             self.source = models.resolve(self.spec.model, self.spec.revision)
         except UserError as err:
             raise UserError(f"{place}: {err}") from err
-        self.max_length = comp.max_length
+        self.max_length = comp.max_length  # as the recipe says (recorded)
+        self.limit = comp.max_length  # within the model's context too, once it is loaded
         self.batch_size = comp.batch_size
         self.model: Any = None
         self.tokenizer: Any = None
@@ -52,7 +53,7 @@ class ClassifierReward(Component):
         if self.model is None:
             self.model, self.tokenizer, self.device = _load(self.spec, self.source, self.place)
             context = getattr(self.model.config, "max_position_embeddings", None)
-            self.max_length = min(self.max_length, context or self.max_length)
+            self.limit = min(self.max_length, context or self.max_length)
 
     def score(self, items: list[RewardItem], solutions: list[str]) -> list[Part]:
         import torch
@@ -63,7 +64,7 @@ class ClassifierReward(Component):
         for i, (item, solution) in enumerate(zip(items, solutions)):
             ids, cut = self._encode(item.prompt, solution)
             if ids is None:
-                parts[i] = Part(None, f"the solution alone is over max_length {self.max_length} tokens")
+                parts[i] = Part(None, f"the solution alone is over max_length {self.limit} tokens")
             else:
                 encoded.append((i, ids))
                 parts[i] = Part(None, note={"prompt_tokens_cut": cut} if cut else None)
@@ -93,14 +94,14 @@ class ClassifierReward(Component):
     def _encode(self, prompt: str, solution: str) -> tuple[list[int] | None, int]:
         """Token ids of the conversation within max_length, and the prompt tokens cut."""
         ids = self._ids(prompt, solution)
-        if len(ids) <= self.max_length:
+        if len(ids) <= self.limit:
             return ids, 0
         prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         cut = 0
         while cut < len(prompt_ids):  # re-tokenizing at the cut can merge differently: check, cut more
-            cut = min(cut + len(ids) - self.max_length, len(prompt_ids))
+            cut = min(cut + len(ids) - self.limit, len(prompt_ids))
             ids = self._ids(self.tokenizer.decode(prompt_ids[cut:]), solution)
-            if len(ids) <= self.max_length:
+            if len(ids) <= self.limit:
                 return ids, cut
         return None, 0
 
