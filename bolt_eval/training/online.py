@@ -25,8 +25,9 @@ starting policy (iteration 0). Folder:
     online/iter-<i>/final/                  the iteration's model
     online/iter-<i>/manifest.json           counts, rewards, wall times, trainer args
 
-A finished iteration (its manifest `complete` with the stage's config hash) is skipped on a
-re-run; `online.iterations` is left out of the hash so that a run can be extended.
+A finished stage (manifest `complete`, same config hash) returns its table at once; a
+finished iteration (its manifest `complete` with the same configuration) is skipped. The
+iterations' key leaves `online.iterations` out, so a finished run can be extended.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bolt_eval.store import dump, write_atomic
+from bolt_eval.store import config_hash, dump, write_atomic
 from bolt_eval.training.recipe import Recipe
 from bolt_eval.training.workdir import StageDir, write_jsonl
 from bolt_eval.types import UserError
@@ -66,13 +67,18 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     queries, sources = load_queries(cfg.prompts)
     held_out, held_sources = load_queries(cfg.held_out) if cfg.held_out else ([], [])
     config = {"online": cfg.model_dump(exclude={"iterations"}), "init": str(init), "init_fingerprint": fingerprint(init),
-              "reward": [c.model_dump() for c in recipe.reward], "thoughts": recipe.thoughts, "seed": recipe.seed}
+              "reward": [c.model_dump() for c in recipe.reward], "thoughts": recipe.thoughts, "seed": recipe.seed,
+              "sources": sources, "held_out_sources": held_sources}
+    # iterations are keyed without the count (a finished run can be extended); the stage with it
+    stage = StageDir(recipe, STAGE, {**config, "iterations": cfg.iterations})
+    if stage.finished():
+        old = stage.previous() or {}
+        return summary_table({int(k): v for k, v in (old.get("held_out_reward") or {}).items()}, old["iterations"])
+    key = config_hash(config)
+    _refuse_other_config(stage.dir, key)
     reward_model = build_reward(recipe)
-    stage = StageDir(recipe, STAGE, config)
-    _refuse_other_config(stage)
     with stage:
-        stage.manifest.update(init=str(init), sources=sources, held_out_sources=held_sources,
-                              reward_model=reward_model.describe(), iterations=[])
+        stage.manifest.update(init=str(init), reward_model=reward_model.describe(), iterations=[])
         stage.write_manifest()
         try:
             held = {0: held_out_reward(stage.dir, held_out, init, cfg, reward_model, recipe.seed, 0, progress)}
@@ -80,7 +86,7 @@ def run(recipe: Recipe, progress: bool = True) -> str:
                 _evaluate(recipe, init, "sft", None, progress)
             rows = []
             for i in range(1, cfg.iterations + 1):
-                it = Iteration(recipe, stage, i, init, queries, held_out, reward_model, progress)
+                it = Iteration(recipe, stage, key, i, init, queries, held_out, reward_model, progress)
                 rows.append(it.run())
                 held[i] = rows[-1]["held_out_reward"]
                 stage.manifest.update(iterations=rows, held_out_reward=held)
@@ -132,9 +138,9 @@ def held_out_reward(folder: Path, held_out: list[Any], policy: Path, cfg: Any, r
 class Iteration:
     """One iteration of stage 3 in `online/iter-<i>/`."""
 
-    def __init__(self, recipe: Recipe, stage: StageDir, i: int, init: Path, queries: list[Any], held_out: list[Any],
-                 reward_model: Any, progress: bool) -> None:
-        self.recipe, self.cfg, self.stage, self.i = recipe, recipe.online, stage, i
+    def __init__(self, recipe: Recipe, stage: StageDir, key: str, i: int, init: Path, queries: list[Any],
+                 held_out: list[Any], reward_model: Any, progress: bool) -> None:
+        self.recipe, self.cfg, self.stage, self.key, self.i = recipe, recipe.online, stage, key, i
         self.dir = stage.dir / f"iter-{i}"
         self.init, self.held_out, self.reward_model, self.progress = init, held_out, reward_model, progress
         self.policy = init if i == 1 else stage.dir / f"iter-{i - 1}" / "final"
@@ -143,14 +149,14 @@ class Iteration:
 
     def run(self) -> dict[str, Any]:
         old = read_manifest(self.dir)
-        if old.get("status") == "complete" and old.get("config_hash") == self.stage.hash:
+        if old.get("status") == "complete" and old.get("config_hash") == self.key:
             return old
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.dir / "final"  # written whole or not at all (policy_rl.save_final)
         if final.is_dir() and "training" in old:  # trained, killed while evaluating: keep the model
             record = old
         else:
-            record = {"iteration": self.i, "status": "running", "config_hash": self.stage.hash,
+            record = {"iteration": self.i, "status": "running", "config_hash": self.key,
                       "algorithm": self.cfg.algorithm, "policy_from": str(self.policy),
                       "reference": {"kind": self.cfg.reference, "model": str(self.reference)},
                       "prompts": len(self.queries), "seconds": {}}
@@ -248,12 +254,13 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the file to redo the iteration") from err
 
 
-def _refuse_other_config(stage: StageDir) -> None:
-    for folder in sorted(stage.dir.glob("iter-*")):
-        old = read_manifest(folder)
-        if old and old.get("config_hash") != stage.hash:
-            raise UserError(f"{folder} was made with another stage-3 configuration (recipe online/reward/init "
-                            f"changed): remove {stage.dir} to start stage 3 over, or set another output_dir")
+def _refuse_other_config(folder: Path, key: str) -> None:
+    for it in sorted(folder.glob("iter-*")):
+        old = read_manifest(it)
+        if old and old.get("config_hash") != key:
+            raise UserError(f"{it} was made with another stage-3 configuration (the recipe's online, reward or "
+                            f"init changed, or the prompt files): remove {folder} to start stage 3 over, or set "
+                            "another output_dir")
 
 
 def _evaluate(recipe: Recipe, model: Path, stage: str, iteration: int | None, progress: bool) -> dict[str, Any]:

@@ -86,11 +86,20 @@ def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, 
     assert h1["delta_vs_start"]["n"] == 2 and h1["delta_vs_start"] == h1["delta_vs_previous"]
     assert h1["delta_vs_start"]["mean"] == pytest.approx(h1["reward"]["mean"] - h0["mean"], abs=1e-5)
     assert "| 1 | dpo |" in table
-    # a re-run finds the iteration finished: nothing sampled, nothing trained, same table
+    # a re-run finds the stage finished: nothing sampled, nothing trained, same table
+    path = _recipe(tmp_path, tiny_llama, tiny_reward_model)
     mtime = (it / "final" / "model.safetensors").stat().st_mtime
-    assert run(load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model)), progress=False) == table
+    assert run(load_recipe(path), progress=False) == table
+    # one more iteration: iteration 1 is skipped, iteration 2 starts from its model
+    longer = run(load_recipe(path, ["online.iterations=2"]), progress=False)
+    assert longer.startswith(table) and "| 2 | dpo |" in longer
     assert (it / "final" / "model.safetensors").stat().st_mtime == mtime
     assert len(_lines(it / "samples.jsonl")) == 6
+    second = json.loads((it.parent / "iter-2" / "manifest.json").read_text())
+    assert second["policy_from"] == str(it / "final") and second["reference"]["model"] == str(tiny_llama)
+    # another configuration over these iterations is refused, nothing touched
+    with pytest.raises(UserError, match="another stage-3 configuration"):
+        run(load_recipe(path, ["online.beta=0.2"]), progress=False)
 
 
 def _run_until(recipe: Path, ready, timeout: float = 300.0) -> None:
@@ -167,8 +176,8 @@ def test_the_kl_reference_of_a_later_iteration(tmp_path, tiny_llama, tiny_reward
     from bolt_eval.training.online import Iteration
 
     recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model, reference=kind))
-    stage = type("Stage", (), {"dir": tmp_path / "online", "hash": "h"})()
-    it = Iteration(recipe, stage, 3, tiny_llama, [], [], None, False)
+    stage = type("Stage", (), {"dir": tmp_path / "online"})()
+    it = Iteration(recipe, stage, "key", 3, tiny_llama, [], [], None, False)
     assert it.policy == tmp_path / "online" / "iter-2" / "final"
     assert it.reference == (tiny_llama if kind == "sft" else it.policy)
 
