@@ -75,7 +75,7 @@ def run(recipe: Recipe, progress: bool = True) -> str:
         old = stage.previous() or {}
         return summary_table({int(k): v for k, v in (old.get("held_out_reward") or {}).items()}, old["iterations"])
     key = config_hash(config)
-    _refuse_other_config(stage.dir, key)
+    _refuse_other_config(stage, key)
     reward_model = build_reward(recipe)
     with stage:
         stage.manifest.update(init=str(init), reward_model=reward_model.describe(), iterations=[])
@@ -254,13 +254,17 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the file to redo the iteration") from err
 
 
-def _refuse_other_config(folder: Path, key: str) -> None:
-    for it in sorted(folder.glob("iter-*")):
-        old = read_manifest(it)
-        if old and old.get("config_hash") != key:
-            raise UserError(f"{it} was made with another stage-3 configuration (the recipe's online, reward or "
-                            f"init changed, or the prompt files): remove {folder} to start stage 3 over, or set "
-                            "another output_dir")
+def _refuse_other_config(stage: StageDir, key: str) -> None:
+    """Samples, rewards and models on disk were made under the stage manifest's config:
+    under another one (iteration count aside) they must not be reused."""
+    old = stage.previous()
+    made = sorted(stage.dir.glob("iter-*")) + sorted(stage.dir.glob("held-out"))
+    if old is None or not made:
+        return
+    if config_hash({k: v for k, v in old.get("config", {}).items() if k != "iterations"}) != key:
+        raise UserError(f"{made[0]} was made with another stage-3 configuration (the recipe's online, reward or "
+                        f"init changed, or the prompt files): remove {stage.dir} to start stage 3 over, or set "
+                        "another output_dir")
 
 
 def _evaluate(recipe: Recipe, model: Path, stage: str, iteration: int | None, progress: bool) -> dict[str, Any]:
