@@ -67,8 +67,8 @@ def run(recipe: Recipe, progress: bool = True) -> str:
               "percentile": cfg.percentile, "percentile_scope": cfg.percentile_scope}
     stage = StageDir(recipe, "bootstrap", config)
     if stage.finished():
-        reward.close()
         return _table(stage.previous() or {}, skipped=True)
+    reward.preflight()  # a reward model that cannot load fails now, not after the first chunk
     started = time.monotonic()
     with stage:
         samples = stage.journal("samples.jsonl")
@@ -138,8 +138,7 @@ def _generate(chunks: list[list[Any]], samples: Any, rewards: Any, exemplars: li
                             q = by_id[rec["id"]]
                             items.append(RewardItem(f"{q.id}#{j}", q.prompt, r["text"], r["finish_reason"], q.reference))
                 scores = reward.score(items) if items else []
-                rewards.append({"key": key, "rewards": {it.key: {"value": s.value, "parts": s.parts, "error": s.error}
-                                                        for it, s in zip(items, scores)}})
+                rewards.append({"key": key, "rewards": {it.key: s.to_dict() for it, s in zip(items, scores)}})
     finally:
         bar.close()
         backend.close()
@@ -168,7 +167,8 @@ def _select(queries: list[Any], chunks: list[list[Any]], samples: Any, rewards: 
                                   "format_ok": verdict.ok, "format_reason": verdict.reason, "tokens": r["tokens"],
                                   "finish_reason": r["finish_reason"], "reward": score["value"] if score else None,
                                   "reward_parts": score["parts"] if score else None,
-                                  "reward_error": score["error"] if score else None, "response": r["text"]})
+                                  "reward_error": score["error"] if score else None,
+                                  "reward_notes": score.get("notes") if score else None, "response": r["text"]})
     selection = select(scored, cfg.percentile, cfg.percentile_scope)
     for row in pool_rows:
         row["fate"] = selection.verdicts[(row["query"], row["index"])]
