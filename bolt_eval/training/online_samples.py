@@ -70,9 +70,15 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
                  "error": c.error} for c in completions]})
             bar.update(1)
 
-        backend = build_backend(generator_spec(cfg, policy))
+        spec = generator_spec(cfg, policy)
+        # hf batches only requests with equal sampling params, and every prompt has its own
+        # seed: one prompt per call costs nothing there and saves each prompt as it is done
+        chunk = 1 if spec.backend == "hf" else spec.chunk_size
+        backend = build_backend(spec)
         try:
-            backend.stream(requests, keep, stop=lambda: False)
+            for start in range(0, len(requests), chunk):
+                for i, completions in enumerate(backend.generate(requests[start:start + chunk]), start):
+                    keep(i, completions)
         finally:
             backend.close()
             bar.close()
