@@ -134,3 +134,26 @@ def test_missing_stage1_set_names_the_fix(tmp_path: Path, tiny_llama: Path) -> N
     bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
     with pytest.raises(UserError, match="bad.jsonl line 1: field 'messages'"):
         sft.read_rows(bad)
+
+
+@pytest.mark.slow
+def test_embedded_model_learns_the_long_cot_format(tmp_path: Path) -> None:
+    """The tiny recipe's SFT on the embedded SmolLM2-135M-Instruct, shortened to 4 steps:
+    format adoption on held-out puzzles from none before SFT to all after. A set written
+    from known solutions (zebra_sft.py) stands in for stage 1, whose generation is too
+    long for a test."""
+    from zebra_sft import rows
+
+    root = Path(__file__).resolve().parents[2]
+    data = tmp_path / "sft.jsonl"
+    spread = rows(root / "training" / "queries" / "tiny-zebra.jsonl")[::6]  # 8 puzzles, every size
+    data.write_text("".join(json.dumps(r) + "\n" for r in spread))
+    recipe = load_recipe(root / "training" / "recipes" / "tiny-cpu.yaml", [
+        f"output_dir={tmp_path / 'out'}", f"sft.data={data}", "sft.epochs=1", "sft.batch_size=2",
+        "sft.save_steps=1000", "sft.learning_rate=2e-4", "sft.scheduler=constant", "eval.limit=4",
+        "eval.batch_size=4", "eval.max_new_tokens=256"])
+    sft.run(recipe, progress=False)
+    init, final = Trajectory(tmp_path / "out").entries()
+    assert (init["label"], final["label"]) == ("tiny-cpu/init", "tiny-cpu/sft/step-4")
+    assert init["adoption"]["zebralogic"]["rate"] == 0.0
+    assert final["adoption"]["zebralogic"]["rate"] == 1.0, final["adoption"]
