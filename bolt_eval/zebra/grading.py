@@ -6,14 +6,20 @@ exact header names; a cell counts when the predicted value, lower-cased and stri
 equals the truth lower-cased and stripped; a list counts by its first element; a
 missing house, missing attribute, None or empty value is wrong; an answer without a
 "solution" adds all its cells with none correct; a puzzle is solved when every cell is.
+Unlike the official scorer, a number is compared as its text and an unknown type counts
+as wrong instead of crashing.
 
-Parsing is a superset of the official extract_last_complete_json (which json-loads only
-the last top-level brace-balanced span and gives up if that fails): we try every "{"
-from the end of the text and keep the last object that decodes and has a "solution"
-key, so code fences, prose before or after, a stray unmatched "{" in the reasoning, or
-raw newlines inside strings do not lose an answer. Two answers: the last one wins.
-Unlike the official scorer, a number is compared as its text and an unknown type
-counts as wrong instead of crashing.
+Two readings of an answer, both scored:
+
+- `parse_answer_official` (the headline): ZeroEval's `extract_last_complete_json`
+  (src/evaluation/eval_utils.py at 8c1485e) and zebra_grid_eval.py's filter: the last
+  top-level brace-balanced span, newlines deleted, json.loads, kept if it has a non-null
+  "solution". An unmatched "{" anywhere before the answer keeps the braces from ever
+  balancing again, so the answer is not found; nor is one whose span fails to decode.
+- `parse_answer` (the `lenient` metric): every "{" tried from the end of the text, the
+  last object that decodes (raw newlines inside strings allowed) and has a "solution" key
+  wins, so code fences, prose around it, a stray "{" in the reasoning or a second
+  brace-balanced span after the answer do not lose it.
 """
 
 from __future__ import annotations
@@ -51,6 +57,29 @@ def parse_answer(text: str) -> dict[str, Any] | None:
             return value
         start = text.rfind("{", 0, start)
     return None
+
+
+def parse_answer_official(text: str) -> dict[str, Any] | None:
+    """ZeroEval's extraction, as its scorer applies it: None when it finds no answer."""
+    stack: list[int] = []
+    start: int | None = None
+    last: str | None = None
+    for i, char in enumerate(text):
+        if char == "{":
+            stack.append(i)
+            if start is None:
+                start = i
+        elif char == "}" and stack:
+            stack.pop()
+            if not stack:
+                last, start = text[start:i + 1], None
+    if not last:
+        return None
+    try:
+        value = json.loads(last.replace("\n", ""))
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) and value.get("solution") is not None else None
 
 
 def grade(puzzle_solution: dict[str, Any], parsed: dict[str, Any] | None) -> GradeResult:
