@@ -77,8 +77,8 @@ def evaluate_model(settings: EvalSettings, thoughts: str, model: str | Path, *, 
     fp = fingerprint(path) if local else f"name:{model}"
     if (found := trajectory.find(fp)) is not None:
         return found
+    started = time.monotonic()  # eval_seconds: what the checkpoint costs, a LoRA merge included
     served = merge_lora(path, base_model) if local and is_lora(path) else path
-    started = time.monotonic()
     print(f"bolt-eval: evaluating {label} ({served})", file=sys.stderr, flush=True)
     runs = evaluate(eval_config(settings, thoughts, str(served.resolve()) if local else str(model), label,
                                 results, progress))
