@@ -175,7 +175,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     reference = load_reference(args.reference) if args.reference else None
     if args.trajectory:
         from bolt_eval.comparing.trajectory import trajectory_comparison
+        from bolt_eval.types import UserError
 
+        if args.runs or args.model or args.task or args.suite or args.rows or args.baseline or args.reference:
+            raise UserError("--trajectory DIR takes the trajectory's checkpoints in training order with init as "
+                            "the baseline; drop RUN folders, --model, --task, --suite, --rows, --baseline, --reference")
         result, runs = trajectory_comparison(args.trajectory, args.allow_mixed, args.rounds, reference)
     else:
         runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)

@@ -88,3 +88,10 @@ def test_missing_run_folder_names_the_entry(tmp_path: Path) -> None:
                  "results": str(tmp_path / "results")})
     with pytest.raises(UserError, match="trajectory entry 'x/sft/step-1': run gone not found"):
         trajectory_comparison(tmp_path)
+
+
+def test_trajectory_refuses_other_row_selections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bolt_eval.cli import main
+
+    assert main(["compare", "--trajectory", str(tmp_path), "--baseline", "x"]) == 2
+    assert "drop RUN folders" in capsys.readouterr().err
