@@ -81,6 +81,7 @@ def run(recipe: Recipe, progress: bool = True) -> str:
         stage.manifest.update(init=str(init), reward_model=reward_model.describe(), iterations=[])
         stage.write_manifest()
         try:
+            reward_model.preflight()  # a reward model that cannot load fails before any sampling
             held = {0: held_out_reward(stage.dir, held_out, init, cfg, reward_model, recipe.seed, 0, progress)}
             if recipe.eval.mode == "inline":
                 _evaluate(recipe, init, "sft", None, progress)
@@ -103,6 +104,9 @@ def initial_model(recipe: Recipe) -> Path:
 
     cfg = recipe.online
     path = recipe.out / "sft" / "final"
+    sft_manifest = recipe.out / "sft" / "manifest.json"
+    if sft_manifest.is_file():  # a LoRA SFT's final/ is an adapter: start from the merged model it serves as
+        path = Path(json.loads(sft_manifest.read_text(encoding="utf-8")).get("served") or path)
     if cfg.init:  # a folder, or 'default' (the embedded model, for trying stage 3 alone)
         source = resolve(resolve_model(cfg.init))
         if source.kind != "local":
