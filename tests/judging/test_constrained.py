@@ -208,12 +208,36 @@ def test_the_bolt_suite_is_the_papers_five_and_a_dry_run_accounts_for_each(tmp_p
     assert not list((tmp_path / "r").glob("*/samples.jsonl"))  # nothing was generated
 
 
+def test_a_run_with_expected_score_reports_the_mean_expected_grade_beside_the_headline(
+        tmp_path: Path, tiny_llama: Path) -> None:
+    from bolt_eval.runner import EvalConfig, TaskSpec, evaluate
+
+    local = BackendSpec("hf", str(tiny_llama), device="cpu", context_policy="truncate")  # judge prompts > 512 tokens
+    cfg = EvalConfig(tasks=[TaskSpec("mt_bench", str(Path(__file__).parents[2] / "tasks" / "mt_bench" / "smoke.jsonl"),
+                                     limit=2)],
+                     backend=local, sampling=SamplingParams(max_new_tokens=8), out=str(tmp_path), progress=False,
+                     judge=JudgeSpec(local, params=SamplingParams(temperature=0.0, max_new_tokens=8),
+                                     expected_score=True))
+    [result] = evaluate(cfg)
+    s = result.summary
+    assert s["coverage"]["judged"] == s["coverage"]["total"] == 4 and result.ok
+    assert s["coverage"]["by_method"] == {"free": 0, "constrained": 4}
+    rows = [json.loads(line) for line in (result.dir / "judgments.jsonl").read_text().splitlines()]
+    judged = [j for r in rows for o in r["judgments"] for j in o.values()]
+    assert all(j["method"] == "constrained" and 1.0 <= j["expected"] <= 10.0 for j in judged)
+    assert s["headline"]["mean"] == pytest.approx(sum(j["verdict"] for j in judged) / 4)
+    assert s["expected_score"]["metric"] == "score (expected)"
+    assert s["expected_score"]["mean"] == pytest.approx(sum(j["expected"] for j in judged) / 4, abs=1e-6)
+    assert result.manifest["config"]["judge"]["verdicts"] == "free, else constrained"
+
+
 @pytest.mark.slow
 def test_the_smoke_suite_on_the_default_model_has_a_number_and_full_coverage_in_every_row(tmp_path: Path) -> None:
-    """What `nox -s eval` runs (two items of each task): the embedded model judges itself,
-    and every judged row is fully covered, its constrained verdicts said beside the judge."""
-    out = bolt("run", "--model", "default", "--suite", "smoke", "--limit", "2", "--out", str(tmp_path / "r"),
-               "--no-progress", timeout=1800)
+    """What `nox -s eval` runs (two items of each task, 64-token answers and judge replies to
+    spare CI's two cores): the embedded model judges itself, and every judged row is fully
+    covered, its constrained verdicts said beside the judge."""
+    out = bolt("run", "--model", "default", "--suite", "smoke", "--limit", "2", "--max-new-tokens", "64",
+               "--judge-max-new-tokens", "64", "--out", str(tmp_path / "r"), "--no-progress", timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     rows = {cells[2]: cells for line in out.stdout.splitlines()
             if len(cells := [c.strip() for c in line.split("|")]) > 9 and cells[1] == "default"}
