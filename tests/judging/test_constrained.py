@@ -150,6 +150,29 @@ def test_an_api_judge_keeps_free_verdicts_and_sends_nothing_new(tmp_path: Path) 
     assert not any(k in body for body in server.requests for k in ("structured_outputs", "continue_final_message"))
 
 
+def test_a_served_vllm_judge_is_asked_to_continue_its_reply_with_a_guided_choice() -> None:
+    """The wire format of `vllm-serve` constrained verdicts, against a loopback server that
+    answers as vLLM's structured outputs would (the real server: tests/on_vllm)."""
+    from bolt_eval.backends.openai_api import OpenAIBackend
+
+    def guided(body: dict) -> str:
+        return body["structured_outputs"]["choice"][2] if "structured_outputs" in body else "free text"
+
+    allowed = constrained.ALLOWED["arena"]
+    with LoopbackServer(guided) as server:
+        client = OpenAIBackend(BackendSpec("openai", "judge-x", base_url=server.base_url, max_retries=0))
+        try:
+            [choice] = client.choose_served([allowed.request(ARENA.messages, "B is shorter.")])
+        finally:
+            client.close()
+    assert choice.index == 2 and constrained.verdict("arena", choice.index)[0] == "A=B"
+    [body] = server.requests
+    assert body["messages"][:-1] == list(ARENA.messages)
+    assert body["messages"][-1] == {"role": "assistant", "content": "B is shorter.\n\nMy final verdict is: [["}
+    assert (body["continue_final_message"], body["add_generation_prompt"], body["temperature"]) == (True, False, 0.0)
+    assert body["structured_outputs"] == {"choice": list(allowed.choices)}
+
+
 def test_expected_score_on_an_api_judge_is_refused_before_any_call(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="--judge-expected-score needs"):
         judge(tmp_path, BackendSpec("openai", "judge-x", base_url="http://127.0.0.1:9/v1"), expected_score=True)
