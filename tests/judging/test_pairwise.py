@@ -10,7 +10,7 @@ from bolt_eval.judging.cost import Budget, Meter
 from bolt_eval.judging.judge import Judge, JudgeSpec
 from bolt_eval.judging.ledger import Ledger
 from bolt_eval.judging.pairwise import arena_scores, combine, swapped_prompts
-from bolt_eval.judging.parsers import parse_arena, parse_pair
+from bolt_eval.judging.parsers import parse_arena, parse_arena_strict, parse_pair
 from bolt_eval.judging.templates import Template
 
 PAIR = Template("pair-test", "Compare.", "Q: {question}\n[A]\n{answer_a}\n[B]\n{answer_b}", "pair", "project:test")
@@ -27,11 +27,16 @@ def test_parse_pair(reply, verdict):
 
 @pytest.mark.parametrize("reply, label", [
     ("My final verdict is: [[A>>B]]", "A>>B"), ("[[B>A]]", "B>A"), ("[[A=B]] ... again [[A=B]]", "A=B"),
-    ("[[A>B]] no wait [[B>A]]", None),  # disagreeing labels: no verdict
+    ("[[A>B]] no wait [[B>A]]", "B>A"),  # arena-hard-auto reads the last label
     ("A>B", None), ("[[A>>>B]]", None), ("", None),
 ])
 def test_parse_arena(reply, label):
     assert parse_arena(reply) == label
+
+
+def test_parse_arena_strict_wants_every_label_to_agree():
+    assert parse_arena_strict("[[A>B]] no wait [[B>A]]") is None
+    assert parse_arena_strict("[[A=B]] ... again [[A=B]]") == "A=B"
 
 
 @pytest.mark.parametrize("g1, g2, outcome", [
