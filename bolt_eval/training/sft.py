@@ -65,7 +65,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
                             "and ending with the assistant turn the model learns")
         rows.append({"prompt": msgs[:-1], "completion": msgs[-1:]})
     if not rows:
-        raise UserError(f"{path}: no rows; run `bolt-eval train bootstrap` again or point sft.data at a filled file")
+        raise UserError(f"{path}: no rows: stage 1 kept no response (each sample's fate is in "
+                        f"{path.parent / 'pool.jsonl'}); use a stronger bootstrap.generator, more samples "
+                        "(bootstrap.n) or queries, a lower bootstrap.percentile, or point sft.data at a chat-format file")
     return rows
 
 
