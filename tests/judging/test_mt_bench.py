@@ -188,7 +188,8 @@ def test_cli_judge_failures_exit_2(tmp_path, answers):
 def test_default_model_as_candidate_and_judge(tmp_path):
     row, run = judged_by_default_model(tmp_path, "mt_bench", SMOKE, 2, "--max-new-tokens", "48",
                                        "--judge-max-new-tokens", "96")
-    assert "| default (substitute) |" in row and "/4 " in row  # 2 questions x 2 turns judged or marked
+    # a local judge now gives every judgment a verdict (free or constrained): full coverage
+    assert "| default (substitute)" in row and "| 4/4 " in row  # 2 questions x 2 turns judged or marked
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["config"]["judge"]["model"]["backend"] == "hf" and manifest["tokens"]["judge"]["calls"] == 4
     assert manifest["tokens"]["judge"]["completion"] > 0 and manifest["cost_usd"]["total"] == 0.0

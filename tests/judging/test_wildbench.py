@@ -323,6 +323,7 @@ def test_failed_verdicts_are_marked_and_left_out(tmp_path, answers):
 def test_default_model_as_candidate_and_judge(tmp_path):
     row, run = judged_by_default_model(tmp_path, "wildbench", FIXTURE, 2, "--max-new-tokens", "32",
                                        "--judge-max-new-tokens", "64")
-    assert "| default (substitute) |" in row and "/6 " in row  # 2 tasks x (1 grade + 2 battles), judged or marked
+    # a local judge now gives every judgment a verdict (free or constrained): full coverage
+    assert "| default (substitute)" in row and "| 6/6 " in row  # 2 tasks x (1 grade + 2 battles), judged or marked
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["tokens"]["judge"]["calls"] == 6 and manifest["tokens"]["judge"]["completion"] > 0
