@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from bolt_eval import __version__
-from bolt_eval.store import config_hash, dump, write_atomic
+from bolt_eval.store import config_hash, dump, read_manifest, write_atomic
 from bolt_eval.types import UserError
 
 
@@ -103,13 +103,7 @@ class StageDir:
         self._journals: list[Journal] = []
 
     def previous(self) -> dict[str, Any] | None:
-        path = self.dir / "manifest.json"
-        if not path.exists():
-            return None
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the file to start the stage over") from err
+        return read_manifest(self.dir)
 
     def finished(self) -> bool:
         old = self.previous()
