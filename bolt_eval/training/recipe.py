@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bolt_eval.backends.base import BackendSpec
 from bolt_eval.types import TASKS_DIR, UserError
@@ -172,6 +172,61 @@ class OnlineConfig(TrainerSettings):
     learning_rate: float = 5e-7
 
 
+class AblationCondition(Strict):
+    """One arm of `train ablation`: the base SFT set perturbed by `kind` at `ratio`
+    (bolt_eval/training/perturb; `none` leaves it as it is), trained with `method`."""
+
+    kind: str
+    ratio: float = 1.0  # the share of numbers / steps / rows the transform touches
+    method: Literal["full", "lora"] | None = None  # default: ablation.method, else sft.method
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        from bolt_eval.training.perturb import KINDS
+
+        known = ["none", *KINDS]
+        if kind not in known:
+            close = difflib.get_close_matches(kind, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ValueError(f"unknown perturbation kind; {hint}known: {', '.join(known)}")
+        return kind
+
+    @field_validator("ratio")
+    @classmethod
+    def _share(cls, ratio: float) -> float:
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError("ratio is a share: write a number from 0 to 1 (0.7 = 70%)")
+        return ratio
+
+    def slug(self) -> str:
+        """The condition's folder name and label: `none`, `digits-70`, `shuffle-100-lora`."""
+        name = self.kind if self.kind == "none" else f"{self.kind}-{self.ratio * 100:g}"
+        return name + (f"-{self.method}" if self.method else "")
+
+
+class AblationConfig(Strict):
+    """`bolt-eval train ablation` ("structure, not content", Li et al., arXiv 2502.07374,
+    Table 2): one SFT (the recipe's `sft:` settings) per condition, each evaluated on the
+    recipe's `eval:` suite, deltas paired to the first `none` condition."""
+
+    data: str | None = None  # the base long-CoT SFT set (chat JSONL); default: sft.data
+    conditions: list[AblationCondition]
+    seed: int = 0  # the perturbations' seed (training keeps the recipe's seed)
+    method: Literal["full", "lora"] | None = None  # for every condition that names none
+    pool: str | None = None  # wrong-answers: chat JSONL of sampled traces with wrong final answers
+
+    @model_validator(mode="after")
+    def _one_baseline_no_twins(self) -> AblationConfig:
+        if not any(c.kind == "none" for c in self.conditions):
+            raise ValueError("no unperturbed condition to pair the deltas with; add `- {kind: none}` to conditions")
+        slugs = [c.slug() for c in self.conditions]
+        twins = sorted({s for s in slugs if slugs.count(s) > 1})
+        if twins:
+            raise ValueError(f"condition {twins[0]} is listed twice; remove one (or give them different ratios/methods)")
+        return self
+
+
 class EvalTask(Strict):
     name: str
     data: str | None = None
@@ -203,6 +258,7 @@ class Recipe(Strict):
     reward: list[RewardComponent] = []
     sft: SFTConfig | None = None
     online: OnlineConfig | None = None
+    ablation: AblationConfig | None = None
     # filled by load_recipe, never by the file:
     source: str = Field(default="", exclude=True)
     overrides: list[str] = Field(default=[], exclude=True)
