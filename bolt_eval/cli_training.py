@@ -16,6 +16,7 @@ STAGES = {
     "sft": "stage 2: long-CoT SFT (full or LoRA), every checkpoint evaluated",
     "online": "stage 3: online training with the outcome reward model (DPO, RLOO, REINFORCE)",
     "pipeline": "stages 1-3, each skipped when done, then the report",
+    "ablation": "one SFT per perturbation condition, all evaluated, one table",
 }
 
 
@@ -28,8 +29,9 @@ def add_training_parsers(sub: Any) -> None:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                        help="override a recipe field, e.g. --set sft.learning_rate=1e-5 (recorded in manifests)")
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-        if name == "pipeline":
-            p.add_argument("--reference", help="published rows beside yours in the report, e.g. bolt-paper")
+        if name in ("pipeline", "ablation"):
+            p.add_argument("--reference", help="published rows beside yours in the report, e.g. bolt-paper "
+                                                 "or structure-not-content")
         p.set_defaults(func=cmd_train)
     add_watch_parser(sub)
 
@@ -89,6 +91,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     module = importlib.import_module(f"bolt_eval.training.{args.stage}")
-    extra = {"reference": args.reference} if args.stage == "pipeline" else {}
+    extra = {"reference": args.reference} if args.stage in ("pipeline", "ablation") else {}
     print(module.run(recipe, progress=not args.no_progress, **extra))
     return 0
