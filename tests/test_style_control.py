@@ -128,3 +128,75 @@ def test_features_are_upstreams_length_difference_and_markdown_densities():
     assert row[1] == pytest.approx((3 / 300 - 1 / 100) / (3 / 300 + 1 / 100 + 1))  # equal densities: 0
     assert row[2] == pytest.approx((0 - 2 / 100) / (0 + 2 / 100 + 1))
     assert row[3] == pytest.approx((6 / 300) / (6 / 300 + 1))
+
+
+def seeded_battles(checkpoints=3, prompts=60, seed=7):
+    """Random verdicts and style counts, as the bench case draws them, small."""
+    import random
+
+    rng = random.Random(seed)
+    labels = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
+
+    def style():
+        return {"tokens": rng.randint(50, 1500), "headers": rng.randint(0, 6), "lists": rng.randint(0, 20),
+                "bold": rng.randint(0, 10)}
+
+    out = []
+    for c in range(checkpoints):
+        for p in range(prompts):
+            out += battles_from_games(f"p{p}", f"ckpt{c}", rng.choice(labels), rng.choice(labels), style(), style())
+    return out
+
+
+def intervals(ci):
+    return {m: (i.lo, i.hi, i.rounds_without_style) for m, i in ci.items()}
+
+
+def close(actual, golden):
+    """Equal to 1e-6 (interval round counts exactly), key for key."""
+    assert list(actual) == list(golden)
+    for key, value in golden.items():
+        if isinstance(value, tuple):
+            assert actual[key][:2] == pytest.approx(value[:2], abs=1e-6) and actual[key][2] == value[2], key
+        else:
+            assert actual[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_fit_and_bootstrap_equal_the_golden_of_the_serial_fit():
+    """Numbers of the fit before it was vectorised (scikit-learn refitting each resample
+    from its battle list, git 181da00): the weighted refit must give them to 1e-6, on the
+    same resampling stream."""
+    battles = seeded_battles()
+    result = fit(battles, "both")
+    close(result.win_rate, {"ckpt0": 0.37137937614886035, "ckpt1": 0.4634471834946118, "ckpt2": 0.5695089565529711})
+    close(result.win_rate_parity,
+          {"ckpt0": 0.37263478276860196, "ckpt1": 0.4647837044434403, "ckpt2": 0.5708259397040598})
+    close(result.style_coefs, {"tokens": -0.1801251431758185, "headers": -0.12874542547695775,
+                               "lists": 0.10550030930327445, "bold": -0.10725793986307461})
+    close(intervals(bootstrap(battles, "both", rounds=20)),
+          {"ckpt0": (0.29484860910117394, 0.4479149609167718, 0), "ckpt1": (0.3809742226540625, 0.49467799224216463, 0),
+           "ckpt2": (0.522699307286373, 0.6496433328509937, 0)})
+    close(intervals(bootstrap(battles, "both", rounds=20, cluster=True)),
+          {"ckpt0": (0.29366368928754855, 0.5014007898171436, 0), "ckpt1": (0.3931934039529728, 0.5692619614120691, 0),
+           "ckpt2": (0.4629549054202349, 0.6597921240887499, 0)})
+    frozen = fit(battles, "both", frozen=result.normalisation)
+    close(frozen.win_rate, {"ckpt0": 0.37137937612359256, "ckpt1": 0.4634471834930176, "ckpt2": 0.5695089565561223})
+    close(intervals(bootstrap(battles, "both", rounds=10, frozen=result.normalisation)),
+          {"ckpt0": (0.28193174150616723, 0.41105511986467497, 0), "ckpt1": (0.38507640084024225, 0.4909622058581275, 0),
+           "ckpt2": (0.5298628366738383, 0.6361600429368318, 0)})
+
+
+def test_bootstrap_with_separated_and_one_sided_resamples_equals_the_golden():
+    """The small sets where resamples lose their style control or a side sweeps (git 181da00)."""
+    battles = length_biased()
+    for cluster in (False, True):
+        close(intervals(bootstrap(battles, "length", rounds=30, cluster=cluster)),
+              {"m": (0.37377846250349167, 0.7823781603411202, 1)})
+    lost = [Battle(x.prompt, "lost", 0.0, x.candidate_style, x.baseline_style) for x in battles[:10]]
+    result = fit(battles + lost, "length")
+    close(result.win_rate, {"m": 0.5687409332002403, "lost": 0.0})
+    close(result.win_rate_parity, {"m": 0.1666666668645272, "lost": 0.0})
+    close(result.style_coefs, {"tokens": 1.9547636461702023})
+    assert "lost won or lost every battle" in result.notes[0]
+    close(intervals(bootstrap(battles + lost, "length", rounds=20)),
+          {"m": (0.35128201773123024, 0.6876145404367712, 3), "lost": (0.0, 0.0, 3)})
