@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     from bolt_eval.cli_training import add_training_parsers
 
     add_training_parsers(sub)
+    from bolt_eval.cli_data import add_data_parsers
+    add_data_parsers(sub)
     return p
 
 
