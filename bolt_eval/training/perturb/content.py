@@ -13,8 +13,9 @@ keywords  each occurrence of a reflection keyword or phrase (training/perturb/
                and the spaces after that;
             2. mid-sentence, when a period, ? or !, a newline or the end follows, the , ; or
                : and spaces before the keyword go too ("right, however." -> "right.");
-            3. at a sentence start a lower-case letter that now starts the sentence is
-               capitalised ("Wait, let me" -> "Let me");
+            3. at a sentence start a lower-case word (two letters or more, so not a variable
+               such as x) that now starts the sentence is capitalised ("Wait, let me" ->
+               "Let me");
             4. a line left empty is removed with the newlines after it (a paragraph that was
                only "Hmm." disappears; the blank line between its neighbours stays);
             5. the thoughts are stripped at both ends, as the presets read them.
@@ -67,6 +68,7 @@ def keyword_pattern() -> re.Pattern[str]:
 
 _SENTENCE_PUNCT = re.compile(r"[,;:!?.\u2026]*[ \t]*")
 _MID_PUNCT = re.compile(r"(?:\.\.\.|\u2026|[,;:!])?[ \t]*")
+_WORD = re.compile(r"[^\W\d_]{2,}\b")  # a word of letters, not a variable such as x
 
 
 def keywords(turn: Turn, rng: random.Random, ratio: float, ctx: Context) -> Outcome:
@@ -105,6 +107,7 @@ def keywords(turn: Turn, rng: random.Random, ratio: float, ctx: Context) -> Outc
 def _append(out: str, chunk: str, cap: bool) -> tuple[str, bool]:
     """out + chunk, the chunk's first letter capitalised when a removal opened its sentence."""
     if cap and chunk:
-        first = chunk[0].upper() if chunk[0].islower() and len(chunk[0].upper()) == 1 else chunk[0]
-        return out + first + chunk[1:], False
+        if _WORD.match(chunk) and chunk[0].islower() and len(chunk[0].upper()) == 1:
+            chunk = chunk[0].upper() + chunk[1:]
+        return out + chunk, False
     return out + chunk, cap

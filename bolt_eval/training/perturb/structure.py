@@ -117,7 +117,7 @@ def insert(turn: Turn, rng: random.Random, ratio: float, ctx: Context) -> Outcom
         donor = ctx.donor(rng)
         if donor is None:
             return Outcome(skip="no other row to draw steps from")
-        step = rng.choice(split_unit(donor, steps.unit).steps)
+        step = rng.choice([s for s in split_unit(donor, steps.unit).steps if s.strip()])
         pos = rng.randint(0, len(new))
         new.insert(pos, step)
         seps.insert(pos, SEPARATOR[steps.unit])
