@@ -28,14 +28,18 @@ def add_data_parsers(sub: Any) -> None:
     p.add_argument("--seed", required=True, type=int, help="same seed, same output, on any machine")
     p.add_argument("--thoughts", default="bolt", help="delimiters of thoughts and solution: bolt | think | sky-t1 | "
                                                       "none (digits and wrong-answers only)")
-    p.add_argument("--pool", help="wrong-answers: stage 1's <output_dir>/bootstrap/pool.jsonl (verifier-scored samples)")
+    p.add_argument("--pool", help="wrong-answers: stage 1's <output_dir>/bootstrap/pool.jsonl (verifier-scored samples), "
+                                  "or chat rows of sampled traces each with \"correct\": true|false")
     p.add_argument("--force", action="store_true", help="overwrite OUT")
     p.set_defaults(func=cmd_perturb)
 
 
 def cmd_perturb(args: argparse.Namespace) -> int:
     from bolt_eval.training.perturb import perturb_file
+    from bolt_eval.types import UserError
 
+    if args.pool and args.kind != "wrong-answers":
+        raise UserError(f"--pool is read by --kind wrong-answers only, not {args.kind}; drop --pool")
     report = perturb_file(Path(args.input), Path(args.output), args.kind, args.ratio, args.seed,
                           thoughts=args.thoughts, pool=Path(args.pool) if args.pool else None, force=args.force)
     print(report.summary())

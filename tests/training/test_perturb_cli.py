@@ -95,6 +95,30 @@ def test_wrong_answers_come_from_the_stage_1_pool(tmp_path, capsys):
     assert [json.loads(line) for line in zero.read_text().splitlines()] == ROWS
 
 
+def test_wrong_answers_from_chat_rows_with_a_verdict(tmp_path, capsys):
+    src = write_rows(tmp_path / "sft.jsonl", ROWS)
+    wrong = assistant("12 - 3 = 8.", "8")
+
+    def chat(prompt, text, correct):
+        return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": text}],
+                "correct": correct}
+    pool = write_rows(tmp_path / "pool.jsonl", [chat(PROMPT, ROWS[0]["messages"][1]["content"], True),
+                                                chat(f"  {PROMPT}\n", wrong, False)])
+    dst = tmp_path / "wrong.jsonl"
+    assert run(["--kind", "wrong-answers", "--ratio", "1", "--seed", "0", "--pool", str(pool), str(src),
+                "-o", str(dst)]) == 0
+    out = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert out[0]["messages"][-1]["content"] == (
+        "<internal_thoughts>\n12 - 3 = 8.\n</internal_thoughts>\n<external_solution>\n8\n</external_solution>")
+    write_rows(pool, [{"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": wrong}]}])
+    assert run(["--kind", "wrong-answers", "--ratio", "1", "--seed", "0", "--pool", str(pool), str(src),
+                "-o", str(dst), "--force"]) == 2
+    assert "pool.jsonl line 1: field 'correct' missing" in capsys.readouterr().err
+    assert run(["--kind", "digits", "--ratio", "1", "--seed", "0", "--pool", str(pool), str(src),
+                "-o", str(dst), "--force"]) == 2
+    assert "--pool is read by --kind wrong-answers only" in capsys.readouterr().err
+
+
 def test_a_pool_without_a_verifier_is_refused(tmp_path, capsys):
     pool = write_pool(tmp_path / "run")
     (pool.parent / "manifest.json").write_text(json.dumps({"config": {"reward": {"components": [

@@ -84,7 +84,7 @@ def check_args(kind: str, ratio: float, thoughts: str) -> None:
 def perturb(rows: list[dict[str, Any]], kind: str, ratio: float, seed: int, *, thoughts: str = "bolt",
             pool: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], PerturbReport]:
     """Perturb `rows` (not modified) and say what was done. `pool` (wrong-answers only):
-    entries {"prompt", "response", "correct"}, as `wrong.load_pool` reads stage 1's pool."""
+    entries {"prompt", "response", "correct"}, as `wrong.load_pool` reads a pool file."""
     return _perturb(rows, [f"row {i}" for i in range(len(rows))], kind, ratio, seed, thoughts, pool)
 
 
@@ -92,7 +92,8 @@ def _perturb(rows: list[dict[str, Any]], places: list[str], kind: str, ratio: fl
              pool: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], PerturbReport]:
     check_args(kind, ratio, thoughts)
     if kind == "wrong-answers" and pool is None:
-        raise UserError("--kind wrong-answers needs --pool: stage 1's <output_dir>/bootstrap/pool.jsonl")
+        raise UserError("--kind wrong-answers needs --pool: stage 1's <output_dir>/bootstrap/pool.jsonl, or chat "
+                        "rows of sampled traces with a 'correct' field")
     delims = get_delimiters(thoughts)
     turns = [read_turn(row, place, delims, thoughts) for row, place in zip(rows, places)]
     all_thoughts = [t.thoughts or "" for t in turns]
@@ -141,6 +142,8 @@ def perturb_file(src: Path, dst: Path, kind: str, ratio: float, seed: int, *, th
     for place, row in read_jsonl(src):
         places.append(place)
         rows.append(row)
+    if kind != "wrong-answers":
+        pool = None  # only wrong-answers reads a pool (an ablation recipe passes its pool to every condition)
     entries = wrong.load_pool(Path(pool)) if pool is not None else None
     out, report = _perturb(rows, places, kind, ratio, seed, thoughts, entries)
     for s in report.skipped:

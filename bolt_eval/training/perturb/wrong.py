@@ -1,13 +1,17 @@
 """wrong-answers: long-CoT traces whose final answer is wrong, in place of correct ones
 (Li et al., arXiv 2502.07374, section 4.1).
 
-The pool is what BOLT's stage 1 writes: `<output_dir>/bootstrap/pool.jsonl`, every sampled
-response with its format verdict and reward parts (bolt_eval/training/bootstrap.py). A
-response is wrong when it passed the format rules and a verifier component of the reward
-(rewards/verifier.py: 1.0 = solved) gave it less than 1.0. The stage's `manifest.json`
-says which reward parts are verifiers; the prompt text of each query comes from the curated
-`<output_dir>/queries/queries.jsonl`, and rows are matched to pool entries by that text
-(the last user message before the perturbed turn, white space at both ends ignored).
+The pool is one of two files, told apart by the first line:
+  - what BOLT's stage 1 writes, `<output_dir>/bootstrap/pool.jsonl`: every sampled response
+    with its format verdict and reward parts (bolt_eval/training/bootstrap.py). A response
+    is wrong when it passed the format rules and a verifier component of the reward
+    (rewards/verifier.py: 1.0 = solved) gave it less than 1.0; the stage's `manifest.json`
+    says which reward parts are verifiers, and the prompt text of each query comes from the
+    curated `<output_dir>/queries/queries.jsonl`;
+  - chat rows of one's own sampled traces, as the SFT set, each with the verifier's verdict:
+    {"messages": [..., {"role": "user", ...}, {"role": "assistant", ...}], "correct": false}.
+Rows are matched to pool entries by the prompt text (the last user message before the
+assistant turn, white space at both ends ignored).
 
 With probability = ratio a row's assistant turn is replaced by one of its prompt's wrong
 traces (a seeded choice), written as stage 1 writes SFT rows (`join_response`). A row whose
@@ -23,18 +27,40 @@ from typing import Any
 
 from bolt_eval.jsonl import field, read_jsonl
 from bolt_eval.thoughts import Delimiters, join_response, split_response
-from bolt_eval.training.perturb.rows import Context, Outcome, Turn
+from bolt_eval.training.perturb.rows import Context, Outcome, Turn, read_turn
 from bolt_eval.types import UserError
 
 
 def load_pool(path: Path) -> list[dict[str, Any]]:
-    """Stage 1's pool.jsonl as entries {"prompt", "response", "correct"}; only responses that
-    passed the format rules and have a verifier reward are entries."""
+    """A pool file as entries {"prompt", "response", "correct"}: chat rows with a 'correct'
+    verdict when its first line has 'messages', else stage 1's pool.jsonl."""
+    first = next(read_jsonl(path))[1]
+    return _chat_pool(path) if "messages" in first else _stage1_pool(path)
+
+
+def _chat_pool(path: Path) -> list[dict[str, Any]]:
+    """{"messages": [..., user, assistant], "correct": true | false}: the last assistant turn is
+    the trace, the last user message before it the prompt."""
+    entries = []
+    for place, row in read_jsonl(path):
+        turn = read_turn(row, place, None, "none")
+        correct = field(row, "correct", bool, place)
+        prompt = prompt_of(row, turn)
+        if prompt is None:
+            raise UserError(f"{place}: no user message before the assistant turn; the pool is matched by prompt")
+        entries.append({"prompt": prompt, "response": turn.text, "correct": correct})
+    return entries
+
+
+def _stage1_pool(path: Path) -> list[dict[str, Any]]:
+    """Stage 1's pool.jsonl; only responses that passed the format rules and have a verifier
+    reward are entries."""
     from bolt_eval.training.sources import read_query_file
 
     manifest_path = path.parent / "manifest.json"
     queries_path = path.parent.parent / "queries" / "queries.jsonl"
-    fix = "--pool takes stage 1's <output_dir>/bootstrap/pool.jsonl, beside its manifest.json and ../queries/"
+    fix = ("--pool takes stage 1's <output_dir>/bootstrap/pool.jsonl (beside its manifest.json and ../queries/) "
+           "or chat rows with a 'correct' field")
     if not manifest_path.is_file() or not queries_path.is_file():
         missing = manifest_path if not manifest_path.is_file() else queries_path
         raise UserError(f"{path}: {missing} is missing; {fix}")
