@@ -144,6 +144,8 @@ def gate(baseline: list[str], candidate: list[str], config: GateConfig) -> GateR
                         + "\n  ".join(problems) + "\nre-run the candidate alike, or refresh the baseline "
                         "(a deliberate scoring change: see README, 'Comparing runs and the regression gate')")
     checks = [_check(t, base[t], cand[t], config) for t in task_order(set(base))]
+    notes += [f"{t}: Δ's CI includes the judge's noise (items, then its repeats: two-level bootstrap)"
+              for t in task_order(set(base)) if base[t].variants or cand[t].variants]
     notes += [f"{t}: Δ is on {cand[t].paired_metric} (the headline is not an item mean)"
               for t in task_order(set(base)) if cand[t].paired_metric]
     return GateResult(checks, notes, config.alpha)

@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from bolt_eval.backends.base import BackendSpec
+from bolt_eval.judging import noise
 from bolt_eval.runner import EvalConfig, TaskSpec
 from bolt_eval.types import SamplingParams, UserError
 
@@ -35,7 +36,7 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
         tasks=tasks, backend=backend,
         sampling=SamplingParams(seed=args.seed, n=args.n, **sampling),
         thoughts=args.thoughts, out=args.out, label=args.label, progress=not args.no_progress,
-        judge=judge_spec(args, suite), budget_usd=args.budget, prices=args.prices,
+        judge=judge_spec(args, suite), budget_usd=args.budget, prices=args.prices, judge_noise=noise.from_args(args),
         max_judge_failures=first(args.max_judge_failures, suite.max_judge_failures if suite else None, 0.0),
     )
 

@@ -31,6 +31,7 @@ from bolt_eval.generation import generate_chunk, record
 from bolt_eval.judging.constrained import expected_records
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
 from bolt_eval.judging.judge import Judge, JudgeSpec
+from bolt_eval.judging import noise
 from bolt_eval.judging.ledger import Ledger
 from bolt_eval.judging.phase import Judged, judge_records, prompts_for
 from bolt_eval.judging.templates import Template
@@ -62,6 +63,7 @@ class EvalConfig:
     max_judge_failures: float = 0.0  # a judged run fails when more judgments than this lack a verdict
     budget_usd: float | None = None  # stop cleanly once this much is spent; the next run continues
     prices: str | None = None  # price table; default tasks/prices.yaml
+    judge_noise: Any = None  # --judge-repeats K --judge-repeat-share S (judging/noise.py NoiseSpec)
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
                 bar = _bar(len(calls), f"{p.task.name} judge", cfg.progress)
                 judged = judge_records(records, calls, p.judge, bar.update)
                 bar.close()
+                if cfg.judge_noise:  # the judge asked again about a share of the items
+                    judged = noise.judge_again(judged, calls, p.judge, cfg.judge_noise, p.task.name, cfg.progress)
                 run.write_judgments(judged.records)
             if len(samples) == len(p.samples):
                 results.append(_finish(run, p, judged, cfg, meter, budget))
@@ -269,6 +273,8 @@ def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Me
                                "headline": {"metric": name, "unit": task.unit, **est.to_dict()}, "metrics": metrics}
     if (fmt := adoption(records, cfg.thoughts)) is not None:  # long-CoT format adoption, beside the headline
         summary["adoption"] = fmt
+    if (repeats := noise.summarise(task, p.samples, records, cfg.judge_noise, summary["headline"])) is not None:
+        summary["judge_noise"] = repeats  # the judge's variability, the headline's CI incl. judge noise
     turns = [t for r in records for o in r["outputs"] for t in o["turns"]]
     tokens: dict[str, Any] = {"candidate": {"prompt": sum(t["prompt_tokens"] for t in turns),
                                             "completion": sum(t["completion_tokens"] for t in turns)}}

@@ -18,7 +18,7 @@ from typing import Any
 from tabulate import tabulate
 
 from bolt_eval.comparing.runs import display_name
-from bolt_eval.comparing.table import MIXED_MARK, Breakdown, Cell, Comparison
+from bolt_eval.comparing.table import MIXED_MARK, NOISE_MARK, Breakdown, Cell, Comparison
 
 FORMATS = ("terminal", "markdown", "csv", "json", "html")
 _TABLEFMT = {"terminal": "simple", "markdown": "github", "html": "html"}
@@ -44,7 +44,7 @@ def cell_text(c: Cell | None) -> str:
         text += f" judged {c.judged[0]}/{c.judged[1]}"
     if c.status != "complete" and not c.reference:
         text += f" ({c.status})"
-    return text + (f" {MIXED_MARK}" if c.mixed else "")
+    return text + (f" {NOISE_MARK}" if c.judge_noise else "") + (f" {MIXED_MARK}" if c.mixed else "")
 
 
 def headline_table(cmp: Comparison, fmt: str = "markdown") -> str:

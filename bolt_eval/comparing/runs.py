@@ -44,6 +44,7 @@ class RunData:
     weights: dict[str, float] = field(default_factory=dict)
     no_items: str | None = None  # why there are no per-item values (no paired delta then)
     paired_metric: str | None = None  # the summary metric the items rebuild, when not the headline
+    variants: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # judge repeats (noise_bootstrap)
 
     @property
     def label(self) -> str:
@@ -118,6 +119,10 @@ def item_values(run: RunData) -> tuple[dict[str, float], dict[str, float]]:
         samples = [by_id[r["id"]] for r in records]
         values, weights = task.item_values(samples, records), task.item_weights(samples, records)
     run.paired_metric = _check_headline(run, values, weights)
+    if judgments is not None:  # the judge's repeats: a paired delta whose CI includes its noise
+        from bolt_eval.noise_bootstrap import item_variants
+
+        run.variants = item_variants(task, samples, records)
     return values, weights
 
 

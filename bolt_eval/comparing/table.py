@@ -23,6 +23,7 @@ from bolt_eval.comparing.runs import RunData, display_name, task_order
 from bolt_eval.types import UserError
 
 MIXED_MARK = "†"
+NOISE_MARK = "‡"  # the interval includes the judge's own noise (judging/noise.py)
 
 
 def scale(unit: str) -> float:
@@ -45,6 +46,7 @@ class Cell:
     judged: tuple[int, int] | None = None  # (judged, total) for judged tasks
     status: str = "complete"
     mixed: bool = False
+    judge_noise: bool = False  # lo, hi: the two-level interval, CI incl. judge noise
     reference: bool = False
     run_dir: str | None = None
 
@@ -132,6 +134,8 @@ def _cell(run: RunData, base: RunData | None, allow_mixed: bool, rounds: int, se
     cell = Cell(run.label, run.task, h["metric"], run.unit, _num(h["mean"]) * k, _num(h["lo"]) * k,
                 _num(h["hi"]) * k, h.get("n"), judged=(cov["judged"], cov["total"]) if cov else None,
                 status=run.status, run_dir=str(run.dir))
+    if (noisy := (run.summary.get("judge_noise") or {}).get("headline")) is not None:
+        cell.lo, cell.hi, cell.judge_noise = _num(noisy["lo"]) * k, _num(noisy["hi"]) * k, True
     if base is not None and base is not run:
         cell.mixed = allow_mixed and bool(differences([base, run]))
         if not (base.no_items or run.no_items):
@@ -142,6 +146,9 @@ def _cell(run: RunData, base: RunData | None, allow_mixed: bool, rounds: int, se
 def _pairing_notes(runs: list[RunData]) -> list[str]:
     """Say where a delta is missing or is not on the headline itself."""
     notes = {f"{r.task}: no paired deltas ({r.no_items})" for r in runs if r.no_items}
+    notes |= {f"{r.task}: {NOISE_MARK} CI incl. judge noise: items resampled, then the judge's repeats of an item "
+              "(two-level bootstrap, judging/noise.py); Δ too where a run has repeats" for r in runs if r.variants
+              or (r.summary.get("judge_noise") or {}).get("headline")}
     notes |= {f"{r.task}: Δ is on {r.paired_metric}, the item mean behind the headline "
               f"{r.headline['metric']} (which is not an item mean)" for r in runs if r.paired_metric}
     return sorted(notes)
@@ -152,9 +159,15 @@ def paired(base: RunData, cand: RunData, rounds: int = 1000, seed: int = 0, alph
     ids = [i for i in base.values if i in cand.values]
     if not ids:
         raise UserError(f"{cand.dir} and {base.dir} share no samples: nothing to pair")
-    est = stats.paired_delta(([base.values[i] for i in ids], [base.weights.get(i, 0.0) for i in ids]),
-                             ([cand.values[i] for i in ids], [cand.weights.get(i, 0.0) for i in ids]),
-                             rounds=rounds, seed=seed, alpha=alpha)
+    if base.variants or cand.variants:  # the judge asked again: its noise in the delta's CI too
+        from bolt_eval.noise_bootstrap import arrays_of, two_level_paired
+
+        est = two_level_paired(arrays_of(base.variants, base.values, base.weights, ids),
+                               arrays_of(cand.variants, cand.values, cand.weights, ids), rounds, seed, alpha)
+    else:
+        est = stats.paired_delta(([base.values[i] for i in ids], [base.weights.get(i, 0.0) for i in ids]),
+                                 ([cand.values[i] for i in ids], [cand.weights.get(i, 0.0) for i in ids]),
+                                 rounds=rounds, seed=seed, alpha=alpha)
     k = scale(cand.unit)
     return stats.Estimate(est.mean * k, est.lo * k, est.hi * k, est.n)
 
