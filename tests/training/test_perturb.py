@@ -175,6 +175,12 @@ def test_structure_invariants(ratio):
         assert solution(new) == solution(old)
 
 
+def test_steps_deleted_at_a_smaller_ratio_are_among_those_deleted_at_a_larger_one():
+    rows = [row("\n\n".join(f"Step {i}." for i in range(9)), "9")]
+    kept = [set(_steps(perturb(rows, "delete", r, 4)[0][0])) for r in (0.2, 0.5, 0.8)]
+    assert kept[0] > kept[1] > kept[2] and len(kept[2]) == 2
+
+
 def test_shuffle_moves_every_chosen_step_and_one_chosen_step_becomes_two():
     out, rep = perturb([A], "shuffle", 0.25, 1)  # share(0.25, 4) = 1: raised to 2, which swap
     moved = [a != b for a, b in zip(_steps(A), _steps(out[0]))]

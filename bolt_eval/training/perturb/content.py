@@ -78,36 +78,61 @@ def keywords(turn: Turn, rng: random.Random, ratio: float, ctx: Context) -> Outc
     matches = list(keyword_pattern().finditer(text))
     if not matches:
         return Outcome(skip="no keywords")
-    out, pos, removed, cap = "", 0, 0, False
+    parts: list[str] = []  # the output so far, in pieces (joined once: thoughts can be long)
+    pos, removed, cap = 0, 0, False
     counts: dict[str, int] = {"keywords": len(matches)}
     for m in matches:
         if rng.random() >= ratio:
             continue
-        out, cap = _append(out, text[pos:m.start()], cap)
-        before = out.rstrip(" \t")
-        at_start = not before or before[-1] in ".!?\n"
+        cap = _append(parts, text[pos:m.start()], cap)
+        last = _last_char(parts)
+        at_start = last in ("", ".", "!", "?", "\n")
         pos = (_SENTENCE_PUNCT if at_start else _MID_PUNCT).match(text, m.end()).end()  # type: ignore[union-attr]
-        rest = text[pos:]
-        if at_start and (not before or before[-1] == "\n") and (not rest or rest[0] == "\n"):
-            out, pos = before, pos + len(rest) - len(rest.lstrip("\n"))  # rule 4
+        nxt = text[pos:pos + 1]
+        if at_start and last in ("", "\n") and nxt in ("", "\n"):
+            _trim(parts)  # rule 4
+            while text[pos:pos + 1] == "\n":
+                pos += 1
         elif at_start:
             cap = True  # rule 3
-        elif not rest or rest[0] in ".!?\n":
-            out = re.sub(r"[,;:]?[ \t]*$", "", out)  # rule 2
+        elif nxt in ("", ".", "!", "?", "\n") and _trim(parts) in (",", ";", ":"):
+            parts[-1] = parts[-1][:-1]  # rule 2
         removed += 1
         key = "removed:" + " ".join(m.group(0).lower().split())
         counts[key] = counts.get(key, 0) + 1
-    out, _ = _append(out, text[pos:], cap)
+    _append(parts, text[pos:], cap)
+    out = "".join(parts)
     counts["keywords_removed"] = removed
     if not removed:
         return Outcome(turn.text, counts=counts)
     return Outcome(turn.with_thoughts(out.strip()), counts=counts)
 
 
-def _append(out: str, chunk: str, cap: bool) -> tuple[str, bool]:
-    """out + chunk, the chunk's first letter capitalised when a removal opened its sentence."""
-    if cap and chunk:
-        if _WORD.match(chunk) and chunk[0].islower() and len(chunk[0].upper()) == 1:
-            chunk = chunk[0].upper() + chunk[1:]
-        return out + chunk, False
-    return out + chunk, cap
+def _last_char(parts: list[str]) -> str:
+    """The last character of the output that is not a space or tab ("" if none)."""
+    for piece in reversed(parts):
+        kept = piece.rstrip(" \t")
+        if kept:
+            return kept[-1]
+    return ""
+
+
+def _trim(parts: list[str]) -> str:
+    """Drop the output's trailing spaces and tabs; its last character then ("" if none)."""
+    while parts:
+        parts[-1] = parts[-1].rstrip(" \t")
+        if parts[-1]:
+            return parts[-1][-1]
+        parts.pop()
+    return ""
+
+
+def _append(parts: list[str], chunk: str, cap: bool) -> bool:
+    """Add `chunk`, its first word capitalised when a removal opened its sentence; whether
+    the capital is still owed (the chunk was empty)."""
+    if not chunk:
+        return cap
+    if cap and _WORD.match(chunk) and chunk[0].islower() and len(chunk[0].upper()) == 1:
+        chunk = chunk[0].upper() + chunk[1:]
+    parts.append(chunk)
+    return False

@@ -7,7 +7,6 @@ the thoughts are kept byte for byte.
 from __future__ import annotations
 
 import bisect
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,10 +61,11 @@ def read_turn(row: Any, place: str, delims: Delimiters | None, preset: str) -> T
 
 
 def with_turn(row: dict[str, Any], turn: Turn, text: str) -> dict[str, Any]:
-    """A copy of `row` whose perturbed turn reads `text`; every other key and message as it was."""
-    out = copy.deepcopy(row)
-    out["messages"][turn.index]["content"] = text
-    return out
+    """A new row whose perturbed turn reads `text`; every other key and message as it was
+    (shared with `row`, not copied: neither is modified)."""
+    messages = list(row["messages"])
+    messages[turn.index] = {**messages[turn.index], "content": text}
+    return {**row, "messages": messages}
 
 
 def share(ratio: float, n: int) -> int:
