@@ -71,6 +71,13 @@ def test_perturb_writes_the_set_and_its_report(tmp_path, capsys):
     assert report["files"]["output_sha256"] == hashlib.sha256(dst.read_bytes()).hexdigest()
     printed = capsys.readouterr().out
     assert "shuffle at ratio 1 (seed 3, thoughts bolt): 2 rows, 2 changed, 0 skipped" in printed
+    kw = tmp_path / "kw.jsonl"
+    assert run(["--kind", "keywords", "--ratio", "1", "--seed", "3", str(src), "-o", str(kw)]) == 0
+    files = json.loads(kw.with_name("kw.jsonl.report.json").read_text())["files"]
+    assert files["keywords"].endswith("training/perturb/reflection-keywords.txt")
+    assert files["keywords_sha256"] == hashlib.sha256(Path(files["keywords"]).read_bytes()).hexdigest()
+    assert run(["--kind", "keywords", "--ratio", "1", "--seed", "3", str(src), "-o", str(tmp_path)]) == 2
+    assert "is a folder; -o names the JSONL file to write" in capsys.readouterr().err
 
 
 def test_wrong_answers_come_from_the_stage_1_pool(tmp_path, capsys):

@@ -136,6 +136,8 @@ def perturb_file(src: Path, dst: Path, kind: str, ratio: float, seed: int, *, th
     report_path = dst.with_name(dst.name + ".report.json")
     if dst.resolve() == src.resolve() or pool is not None and dst.resolve() == Path(pool).resolve():
         raise UserError(f"{dst}: the output would overwrite an input; write to another file with -o")
+    if dst.is_dir():
+        raise UserError(f"{dst} is a folder; -o names the JSONL file to write")
     if dst.exists() and not force:
         raise UserError(f"{dst} exists; pass --force to overwrite it, or choose another -o")
     places, rows = [], []
@@ -151,6 +153,9 @@ def perturb_file(src: Path, dst: Path, kind: str, ratio: float, seed: int, *, th
     report.files = {"input": str(src), "input_sha256": file_sha256(src), "output": str(dst)}
     if pool is not None:
         report.files.update(pool=str(pool), pool_sha256=file_sha256(pool))
+    if kind == "keywords":
+        words = content.keywords_file()
+        report.files.update(keywords=str(words), keywords_sha256=file_sha256(words))
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dst, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out))  # keys in their order
     report.files["output_sha256"] = file_sha256(dst)

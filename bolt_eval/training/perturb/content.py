@@ -52,14 +52,19 @@ def digits(turn: Turn, rng: random.Random, ratio: float, ctx: Context) -> Outcom
     return Outcome("".join(out), counts={"numbers": len(matches), "numbers_replaced": hit})
 
 
-@lru_cache(maxsize=1)
-def keyword_pattern() -> re.Pattern[str]:
-    """The project's reflection keywords as one case-insensitive whole-word pattern."""
+def keywords_file() -> Path:
     from bolt_eval.training.recipe import REPO_ROOT
 
     path = REPO_ROOT / KEYWORDS_FILE
     if not path.is_file():
         raise UserError(f"{path}: the reflection keyword list is missing; restore it from the repository")
+    return path
+
+
+@lru_cache(maxsize=1)
+def keyword_pattern() -> re.Pattern[str]:
+    """The project's reflection keywords as one case-insensitive whole-word pattern."""
+    path = keywords_file()
     words = {line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines()
              if line.strip() and not line.lstrip().startswith("#")}
     alts = [r"\s+".join(map(re.escape, w.split())) for w in sorted(words, key=lambda w: (-len(w), w))]
