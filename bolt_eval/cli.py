@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "spellings) or strict (every [[label]] must agree)")
     jg.add_argument("--dry-run", action="store_true",
                     help="print the generations and judge calls still to make, their tokens and cost; call nothing")
+    from bolt_eval.best_of import add_arguments as add_best_of_arguments
+
+    add_best_of_arguments(run)
     run.set_defaults(func=cmd_run)
 
     af = sub.add_parser("arena-fit", help="fit several Arena-Hard runs together against their baseline (one table)")
@@ -148,6 +151,8 @@ def _add_compare_parsers(sub: Any) -> None:
     cmp.add_argument("--reference", help="show published rows beside yours, e.g. bolt-paper (results/reference/)")
     cmp.add_argument("--allow-mixed", action="store_true",
                      help="compare runs that differ in judge, templates, data, sampling...; cells are marked")
+    cmp.add_argument("--allow-best-of-mix", action="store_true",
+                     help="put Best-of-N runs (--best-of) beside plain runs of the same model")
     cmp.add_argument("--format", default="terminal", choices=["terminal", "markdown", "csv", "json", "html"])
     cmp.add_argument("--output", "-o", help="write the report here instead of stdout")
     cmp.add_argument("--plots", metavar="DIR", help="also write the plots (PNG and SVG) into DIR")
@@ -188,7 +193,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result, runs = trajectory_comparison(args.trajectory, args.allow_mixed, args.rounds, reference)
     else:
         runs, notes = collect_runs(args.runs, args.root, Filters(args.model, tuple(args.task), args.suite), rows)
-        result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds)
+        result = compare(runs, args.baseline, args.allow_mixed, reference, rounds=args.rounds,
+                         allow_best_of_mix=args.allow_best_of_mix)
         result.notes += notes
     adoption = [(r.label, r.task, r.summary.get("adoption")) for r in runs]
     if args.plots:
@@ -275,6 +281,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     results = evaluate(cfg)
     print(results_table(results))
+    if cfg.best_of:
+        from bolt_eval.best_of import pass_table
+
+        print(pass_table(results))
     failed = [r for r in results if not r.ok]
     for r in failed:
         cov = r.summary.get("coverage", {})

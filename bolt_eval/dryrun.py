@@ -15,6 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bolt_eval.best_of import resolve
 from bolt_eval.judging.cost import Budget, Meter, estimate_tokens, load_prices
 from bolt_eval.judging.phase import prompts_for
 from bolt_eval.runner import EvalConfig, Plan, _any_judged, plan
@@ -23,6 +24,7 @@ from bolt_eval.types import Sample, UserError
 
 
 def dry_run(cfg: EvalConfig) -> str:
+    cfg = resolve(cfg)  # Best-of-N: n = N, label -boN, as evaluate() runs it
     prices = load_prices(cfg.prices)
     store = Store(cfg.out)
     meter = Meter.for_model(cfg.backend.backend, cfg.backend.model, prices)

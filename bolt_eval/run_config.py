@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from bolt_eval.backends.base import BackendSpec
+from bolt_eval.best_of import from_args
 from bolt_eval.judging import noise
 from bolt_eval.runner import EvalConfig, TaskSpec
 from bolt_eval.types import SamplingParams, UserError
@@ -24,6 +25,7 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
         sampling["stop"] = tuple(args.stop)
     if "stop" in sampling:
         sampling["stop"] = tuple(sampling["stop"])
+    best_of = from_args(args, sampling)  # before SamplingParams: Best-of-N's default temperature
     backend = BackendSpec(
         backend=args.backend, model=args.model, revision=args.revision, base_url=args.base_url,
         api_key_env=args.api_key_env, api_key_file=args.api_key_file, batch_size=batch_size(args, args.backend),
@@ -38,6 +40,7 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
         thoughts=args.thoughts, out=args.out, label=args.label, progress=not args.no_progress,
         judge=judge_spec(args, suite), budget_usd=args.budget, prices=args.prices, judge_noise=noise.from_args(args),
         max_judge_failures=first(args.max_judge_failures, suite.max_judge_failures if suite else None, 0.0),
+        best_of=best_of,
     )
 
 

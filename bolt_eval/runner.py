@@ -27,6 +27,7 @@ from bolt_eval import __version__
 from bolt_eval.adoption import adoption
 from bolt_eval.backends.base import BackendSpec, LazyBackend
 from bolt_eval.benchmarks.base import Dataset, Task, select
+from bolt_eval.best_of import BestOf, choose_all, resolve, reuse_samples, run_config
 from bolt_eval.generation import generate_chunk, record
 from bolt_eval.judging.constrained import expected_records
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
@@ -64,6 +65,7 @@ class EvalConfig:
     budget_usd: float | None = None  # stop cleanly once this much is spent; the next run continues
     prices: str | None = None  # price table; default tasks/prices.yaml
     judge_noise: Any = None  # --judge-repeats K --judge-repeat-share S (judging/noise.py NoiseSpec)
+    best_of: BestOf | None = None  # --best-of N --reward SPEC: a reward model keeps one of N answers (best_of.py)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Plan:
     manifest: dict[str, Any]
     judge: Judge | None = None
     templates: dict[str, Template] = field(default_factory=dict)
+    choice: Any = None  # Best-of-N: the answer kept of each sample (best_of.Choice)
 
 
 def judge_spec_for(task: Task, cfg: EvalConfig) -> JudgeSpec:
@@ -118,6 +121,8 @@ def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[st
             "backend": identity, "sampling": cfg.sampling.to_dict(), "thoughts": cfg.thoughts,
         }
         generation_hash = config_hash(config)
+        if cfg.best_of:
+            config["best_of"] = run_config(cfg.best_of, config, dataset.samples)
         if spec.options:  # they change scoring, not answers: a new run that reuses the answers
             config["task_options"] = dict(sorted(spec.options.items()))
         judge, templates = None, {}
@@ -158,6 +163,7 @@ def _judge_config(task: Task, judge: Judge, templates: dict[str, Template]) -> d
 
 
 def evaluate(cfg: EvalConfig) -> list[RunResult]:
+    cfg = resolve(cfg)  # Best-of-N: n = N, label -boN
     backends.get(cfg.backend.backend)  # a typo fails before any data is loaded
     prices = load_prices(cfg.prices)
     budget = Budget(cfg.budget_usd)
@@ -186,16 +192,20 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         failures = []
         for p, run in zip(plans, runs):
             store.reuse_answers(run, p.manifest["generation_hash"])
+            if cfg.best_of:
+                reuse_samples(store, run, p.manifest)
             failures += _generate_missing(run, p, candidate, cfg, delims, budget, meter)
         candidate.close()  # free its memory before a local judge loads
         if budget.exhausted:  # some answers are missing: nothing to judge or aggregate yet
             raise _budget_reached(cfg, budget)
+        if cfg.best_of:  # the reward model picks before anything is judged
+            choose_all(plans, runs, cfg)
         results = []
         for p, run in zip(plans, runs):
             samples = [s for s in p.samples if s.id in run.records]  # all of them unless some failed
             judged = None
             if p.judge is not None and samples:
-                records = [run.records[s.id] for s in samples]
+                records = _records(run, p, samples)
                 calls = prompts_for(p.task, samples, records, p.templates)
                 bar = _bar(len(calls), f"{p.task.name} judge", cfg.progress)
                 judged = judge_records(records, calls, p.judge, bar.update)
@@ -266,7 +276,7 @@ def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, 
 
 def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Meter, budget: Budget) -> RunResult:
     task = p.task
-    records = judged.records if judged else [run.records[s.id] for s in p.samples]
+    records = judged.records if judged else _records(run, p, p.samples)
     metrics = task.aggregate(p.samples, records)
     name, est = task.headline(metrics)
     summary: dict[str, Any] = {"task": task.name, "task_version": task.version, "n_samples": len(p.samples),
@@ -275,7 +285,9 @@ def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Me
         summary["adoption"] = fmt
     if (repeats := noise.summarise(task, p.samples, records, cfg.judge_noise, summary["headline"])) is not None:
         summary["judge_noise"] = repeats  # the judge's variability, the headline's CI incl. judge noise
-    turns = [t for r in records for o in r["outputs"] for t in o["turns"]]
+    if p.choice:
+        summary["best_of"] = p.choice.summary
+    turns = [t for s in p.samples for o in run.records[s.id]["outputs"] for t in o["turns"]]  # all N of Best-of-N
     tokens: dict[str, Any] = {"candidate": {"prompt": sum(t["prompt_tokens"] for t in turns),
                                             "completion": sum(t["completion_tokens"] for t in turns)}}
     cost = {"candidate": meter.usd(tokens["candidate"]["prompt"], tokens["candidate"]["completion"])}
@@ -300,6 +312,11 @@ def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Me
     run.manifest.pop("failed", None)
     run.write_manifest()
     return RunResult(run.dir.name, run.dir, task.name, summary, run.manifest)
+
+
+def _records(run: Run, p: Plan, samples: list[Sample]) -> list[dict[str, Any]]:
+    """The records scored: each sample's answer kept by Best-of-N, else all its outputs."""
+    return [p.choice.picked[s.id] if p.choice else run.records[s.id] for s in samples]
 
 
 def _manifest(run_id: str, chash: str, config: dict[str, Any], cfg: EvalConfig, n: int) -> dict[str, Any]:

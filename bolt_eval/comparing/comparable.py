@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bolt_eval.best_of import comparable_config, decoding_problems, is_best_of
 from bolt_eval.comparing.runs import RunData
 from bolt_eval.judging.constrained import method_note
 
@@ -68,11 +69,12 @@ def _only_differing(values: list[Any]) -> list[Any]:
 def differences(runs: list[RunData]) -> list[str]:
     """One line per field on which runs of the same task disagree, naming which runs
     hold which value; empty when they may share a column."""
-    lines = []
+    lines = decoding_problems(runs)  # Best-of-N runs differ from plain ones in n, temperature, top_p by design
+    with_best_of = any(map(is_best_of, runs))
     for dotted, name in FIELDS:
         groups: dict[str, list[str]] = {}
         for run in runs:
-            key = json.dumps(_get(run.manifest.get("config", {}), dotted), sort_keys=True)
+            key = json.dumps(_get(comparable_config(run.manifest.get("config", {}), with_best_of), dotted), sort_keys=True)
             groups.setdefault(key, []).append(run.label)
         if len(groups) > 1:
             values = [json.loads(k) for k in groups]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bolt_eval.best_of import picked_records
 from bolt_eval.jsonl import read_jsonl
 from bolt_eval.store import Store
 from bolt_eval.types import Sample, UserError
@@ -103,7 +104,7 @@ def item_values(run: RunData) -> tuple[dict[str, float], dict[str, float]]:
     judgments = None
     if run.summary.get("coverage") is not None:
         judgments = {row["id"]: row["judgments"] for _, row in read_jsonl(run.dir / "judgments.jsonl")}
-    records = _summarised(run, records, judgments)
+    records = picked_records(run.dir, run.manifest, _summarised(run, records, judgments))  # Best-of-N: the answer kept
     if judgments is not None:
         for r in records:
             if r["id"] not in judgments:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bolt_eval import stats
+from bolt_eval.best_of import refuse_mix
 from bolt_eval.comparing.comparable import differences, substitute_judge
 from bolt_eval.comparing.reference import Reference
 from bolt_eval.comparing.runs import RunData, display_name, task_order
@@ -86,7 +87,8 @@ class Comparison:
 
 
 def compare(runs: list[RunData], baseline: str | None = None, allow_mixed: bool = False,
-            reference: Reference | None = None, rounds: int = 1000, seed: int = 0) -> Comparison:
+            reference: Reference | None = None, rounds: int = 1000, seed: int = 0,
+            allow_best_of_mix: bool = False) -> Comparison:
     """Build the comparison of `runs` (row order = first appearance of each label)."""
     by_key: dict[tuple[str, str], RunData] = {}
     for run in runs:
@@ -101,6 +103,8 @@ def compare(runs: list[RunData], baseline: str | None = None, allow_mixed: bool 
         raise UserError(f"--baseline {base!r} is not among the compared models: {', '.join(labels)}")
     tasks = task_order({r.task for r in runs})
     cmp = Comparison(labels, tasks, base, {}, rounds=rounds)
+    for task in tasks:  # a Best-of-N run beside a plain run of its model only when asked (best_of.py)
+        cmp.notes += refuse_mix([r for (_, t), r in by_key.items() if t == task], allow_best_of_mix)
     _check_mixed(cmp, by_key, allow_mixed)
     for (label, task), run in by_key.items():
         cmp.cells[(label, task)] = _cell(run, by_key.get((base, task)), allow_mixed, rounds, seed)
