@@ -14,7 +14,7 @@ from bolt_eval.training.perturb import KINDS  # light: no torch, no trl
 def add_data_parsers(sub: Any) -> None:
     data = sub.add_parser("data", help="tools for SFT sets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser(
-        "perturb", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "perturb",
         help="corrupt a long-CoT SFT set as 'structure, not content' does (digits, keywords, wrong answers; "
              "shuffled, deleted, inserted steps)",
         description="Perturb the last assistant turn of each chat SFT row (JSONL of {\"messages\": [...]}) and "
@@ -27,7 +27,7 @@ def add_data_parsers(sub: Any) -> None:
                         "share of steps (shuffle, delete, insert)")
     p.add_argument("--seed", required=True, type=int, help="same seed, same output, on any machine")
     p.add_argument("--thoughts", default="bolt", help="delimiters of thoughts and solution: bolt | think | sky-t1 | "
-                                                      "none (digits and wrong-answers only)")
+                                                      "none (digits and wrong-answers only); default bolt")
     p.add_argument("--pool", help="wrong-answers: stage 1's <output_dir>/bootstrap/pool.jsonl (verifier-scored samples), "
                                   "or chat rows of sampled traces each with \"correct\": true|false")
     p.add_argument("--force", action="store_true", help="overwrite OUT")
