@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bolt_eval.best_of import comparable_config, decoding_problems, is_best_of
+from bolt_eval.comparing.best_of_mix import comparable_config, decoding_problems, is_best_of
 from bolt_eval.comparing.runs import RunData
 from bolt_eval.judging.constrained import method_note
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bolt_eval.best_of import picked_records
+from bolt_eval.comparing.best_of_mix import picked_records
 from bolt_eval.jsonl import read_jsonl
 from bolt_eval.store import Store
 from bolt_eval.types import Sample, UserError

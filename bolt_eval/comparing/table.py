@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bolt_eval import stats
-from bolt_eval.best_of import refuse_mix
+from bolt_eval.comparing.best_of_mix import refuse_mix
 from bolt_eval.comparing.comparable import differences, substitute_judge
 from bolt_eval.comparing.reference import Reference
 from bolt_eval.comparing.runs import RunData, display_name, task_order
