@@ -146,11 +146,7 @@ class OpenAIBackend(Backend):
         p = request.params
         t0 = time.perf_counter()
         try:
-            resp = await self._create_with_retries(client, dict(
-                model=self.spec.model, messages=list(request.messages), temperature=p.temperature,
-                top_p=p.top_p, max_tokens=p.max_new_tokens, seed=p.seed + k,
-                stop=list(p.stop) or None, **self.spec.options,
-            ))
+            resp = await self._create_with_retries(client, chat_body(self.spec, request, k))
         except RequestFailed as err:
             return Completion.failed(self._redact(str(err)), time.perf_counter() - t0)
         latency = time.perf_counter() - t0
@@ -223,6 +219,14 @@ class OpenAIBackend(Backend):
             if attempt < self.spec.max_retries:
                 await asyncio.sleep(_backoff(attempt))
         raise RequestFailed(f"{type(last).__name__}: {last} (after {self.spec.max_retries + 1} attempts)")
+
+
+def chat_body(spec: Any, request: Request, k: int = 0) -> dict[str, Any]:
+    """The chat.completions body of the `k`-th sample of `request`: what a live call sends
+    and what a Batch API input line carries (judging/batch.py), so both ask the same."""
+    p = request.params
+    return dict(model=spec.model, messages=list(request.messages), temperature=p.temperature, top_p=p.top_p,
+                max_tokens=p.max_new_tokens, seed=p.seed + k, stop=list(p.stop) or None, **spec.options)
 
 
 NOT_SENT = Completion.failed("not sent: stopped before it started")

@@ -64,6 +64,7 @@ class Judge:
         self.budget = budget
         self.id = json.dumps(backends.get(spec.backend.backend).identity(spec.backend), sort_keys=True)
         self.calls = 0  # judge calls made by this process
+        self.live = True  # False: run() answers from the ledger only (judging/batch.py asks the judge)
         self.backend = LazyBackend(spec.backend)  # built only when a call is needed
         cls = backends.get(spec.backend.backend)
         self.constrain = spec.constrained and cls.can_choose
@@ -112,7 +113,7 @@ class Judge:
             todo = [p for p in todo if p not in unverdicted]
         last = 0 if self.constrain else self.spec.parse_retries
         for attempt in range(last + 1):
-            if not todo or self.budget.exhausted:
+            if not todo or self.budget.exhausted or not self.live:
                 break
             todo = self._call(todo, attempt, attempt == last and not self.constrain, progress)
         if self.constrain:
@@ -132,11 +133,7 @@ class Judge:
         previous = self.ledger.get(keys)
         requests = []
         for k, p in zip(keys, todo):
-            tries = previous[k].attempts if k in previous else 0
-            params = self.spec.params.with_(seed=self.spec.params.seed + tries)
-            if tries and params.temperature == 0:
-                params = params.with_(temperature=self.spec.retry_temperature)
-            requests.append(Request(k[:12], 0, p.messages, params))
+            requests.append(Request(k[:12], 0, p.messages, self.params_for(previous[k].attempts if k in previous else 0)))
         again: list[JudgePrompt] = []
 
         def store(i: int, completions: list[Completion]) -> None:
@@ -153,6 +150,12 @@ class Judge:
 
         self.backend.get().stream(requests, store, lambda: self.budget.exhausted)
         return again
+
+    def params_for(self, tries: int) -> SamplingParams:
+        """The sampling of a judgment asked for the `tries`+1-th time: a fresh seed each
+        time, and at temperature 0 the retry temperature (a greedy judge repeats itself)."""
+        params = self.spec.params.with_(seed=self.spec.params.seed + tries)
+        return params.with_(temperature=self.spec.retry_temperature) if tries and params.temperature == 0 else params
 
     def _entry(self, key: str, prompt: JudgePrompt, c: Completion, old: Entry | None) -> Entry:
         parser = PARSERS[prompt.parser]
