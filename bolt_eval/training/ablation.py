@@ -5,8 +5,9 @@ The recipe's `ablation:` section names a base SFT set and a list of conditions (
 perturbation kind and ratio from `bolt_eval.training.perturb`, `none` for the set as it is,
 and optionally `method: full | lora`). For each condition:
 
-    <output_dir>/ablation/<slug>/data.jsonl     the perturbed set (seeded, deterministic)
-    <output_dir>/ablation/<slug>/perturb.json   what the transform changed, row by row counts
+    <output_dir>/ablation/<slug>/data.jsonl     the perturbed set (`perturb_file`: seeded,
+                                                deterministic; `none`: the base set's bytes)
+    <output_dir>/ablation/<slug>/data.jsonl.report.json   what the transform changed
     <output_dir>/ablation/<slug>/sft/           stage 2's trainer on that set (sft.run: the
                                                 recipe's sft settings, resumed from its last
                                                 checkpoint after a kill)
@@ -31,6 +32,7 @@ from typing import Any
 from bolt_eval.jsonl import read_jsonl
 from bolt_eval.store import config_hash, dump, write_atomic
 from bolt_eval.training.recipe import AblationCondition, Recipe, resolve_path
+from bolt_eval.training.sft import read_rows
 from bolt_eval.training.workdir import Journal, StageDir, file_sha256, write_jsonl
 from bolt_eval.types import UserError
 
@@ -86,7 +88,7 @@ def run(recipe: Recipe, progress: bool = True, reference: str | None = None) -> 
     recipe.section("sft")
     ref = load_reference(reference) if reference else None  # a wrong name fails before any training
     data = base_data(recipe)
-    rows = [row for _, row in read_jsonl(data)]
+    read_rows(data)  # a malformed base set fails here, naming its line
     pool_path = resolve_path(cfg.pool) if cfg.pool else None
     if pool_path is not None and not pool_path.is_file():
         raise UserError(f"{recipe.source}: ablation.pool {cfg.pool}: no such file; point it at a chat-format JSONL file")
@@ -97,9 +99,16 @@ def run(recipe: Recipe, progress: bool = True, reference: str | None = None) -> 
     with stage:
         journal = stage.journal("conditions.jsonl")
         started = time.monotonic()
+        todo = [(c, key) for c, (_, key) in zip(cfg.conditions, keys[1:], strict=True) if key not in journal]
+        # every set is written (and every row checked) before anything trains
+        reports = {c.slug(): _perturbed_set(recipe, c, data, pool_path, stage.dir / c.slug()) for c, _ in todo}
         records = [_untrained(recipe, stage.dir, journal, keys[0][1], progress)]
         for cond, (slug, key) in zip(cfg.conditions, keys[1:], strict=True):
-            records.append(_condition(recipe, cond, key, stage.dir, journal, rows, pool_path, progress))
+            if key in journal:
+                print(f"bolt-eval: ablation: {slug}: complete with this configuration, skipped", file=sys.stderr)
+                records.append(journal.records[key])
+            else:
+                records.append(_condition(recipe, cond, key, stage.dir, journal, reports[slug], progress))
         table = write_table(recipe, stage.dir, records, ref)
         stage.finish(rows=[{k: r[k] for k in ("slug", "label", "run_ids")} for r in records],
                      base_data={"path": str(data), "sha256": data_sha},
@@ -122,17 +131,14 @@ def _untrained(recipe: Recipe, folder: Path, journal: Journal, key: str, progres
 
 
 def _condition(recipe: Recipe, cond: AblationCondition, key: str, folder: Path, journal: Journal,
-               rows: list[dict[str, Any]], pool_path: Path | None, progress: bool) -> dict[str, Any]:
-    if key in journal:
-        print(f"bolt-eval: ablation: {cond.slug()}: complete with this configuration, skipped", file=sys.stderr)
-        return journal.records[key]
+               report: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """Train the condition's set (resumed from its last checkpoint) and evaluate the final model."""
     from bolt_eval.training import sft
 
     slug, method = cond.slug(), method_of(recipe, cond)
     where = folder / slug
     print(f"bolt-eval: ablation: {slug} ({method} SFT)", file=sys.stderr, flush=True)
     started = time.monotonic()
-    report = _perturbed_set(recipe, cond, rows, pool_path, where)
     arm = recipe.model_copy(update={
         "output_dir": str(where),
         "sft": recipe.section("sft").model_copy(update={"data": str(where / "data.jsonl"), "method": method}),
@@ -151,22 +157,23 @@ def _condition(recipe: Recipe, cond: AblationCondition, key: str, folder: Path, 
     return record
 
 
-def _perturbed_set(recipe: Recipe, cond: AblationCondition, rows: list[dict[str, Any]], pool_path: Path | None,
+def _perturbed_set(recipe: Recipe, cond: AblationCondition, data: Path, pool: Path | None,
                    where: Path) -> dict[str, Any]:
-    """Write the condition's SFT set and its report; the transform is seeded, so a resumed
-    condition writes the same bytes (and its trainer finds its checkpoints valid)."""
+    """Write the condition's SFT set and its report (perturb_file: `data.jsonl` and
+    `data.jsonl.report.json`); the transform is seeded, so a resumed condition writes the
+    same bytes and its trainer's checkpoints stay valid."""
+    out = where / "data.jsonl"
     if cond.kind == "none":
-        out, report = rows, {"kind": "none", "ratio": None, "rows": len(rows), "note": "the base set as it is"}
-    else:
-        from bolt_eval.training.perturb import perturb
+        where.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, data.read_text(encoding="utf-8"))
+        report = {"kind": "none", "rows": sum(1 for _ in read_jsonl(data)), "changed": 0,
+                  "files": {"input": str(data), "input_sha256": file_sha256(data), "output": str(out)}}
+        write_atomic(where / "data.jsonl.report.json", dump(report))
+        return report
+    from bolt_eval.training.perturb import perturb_file
 
-        pool = [row for _, row in read_jsonl(pool_path)] if pool_path else None
-        out, rep = perturb(rows, cond.kind, cond.ratio, recipe.section("ablation").seed, thoughts=recipe.thoughts,
-                           pool=pool)
-        report = rep.to_dict()
-    write_jsonl(where / "data.jsonl", out)
-    write_atomic(where / "perturb.json", dump(report))
-    return report
+    return perturb_file(data, out, cond.kind, cond.ratio, recipe.section("ablation").seed, thoughts=recipe.thoughts,
+                        pool=pool, force=True).to_dict()
 
 
 def _evaluate(recipe: Recipe, model: str | Path, folder: Path, slug: str, stage: str, progress: bool) -> dict[str, Any]:

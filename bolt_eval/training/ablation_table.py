@@ -23,9 +23,6 @@ from tabulate import tabulate
 
 from bolt_eval.store import write_atomic
 
-STAT_KEYS = ("rows_changed", "changed", "skipped", "units_changed", "units_total")
-
-
 def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """untrained, the first unperturbed condition (the baseline), then the rest as listed."""
     first = next(i for i, r in enumerate(records) if r["kind"] == "none")
@@ -61,13 +58,16 @@ def conditions_table(records: list[dict[str, Any]], fmt: str = "github") -> str:
 
 
 def _changed(report: dict[str, Any] | None) -> str:
-    """The transform's own counts, as its report names them."""
+    """The transform's report in a few words: rows changed and skipped, its own counts."""
     if not report:
         return "-"
     if report.get("kind") == "none":
         return f"nothing ({report.get('rows')} rows as they are)"
-    parts = [f"{k.replace('_', ' ')} {report[k]}" for k in STAT_KEYS if isinstance(report.get(k), (int, float))]
-    return ", ".join(parts) or json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))})
+    text = f"{report.get('changed')}/{report.get('rows')} rows changed"
+    if report.get("skipped"):
+        text += f", {len(report['skipped'])} skipped"
+    details = report.get("details") or {}
+    return text + "".join(f"; {k.replace('_', ' ')} {v}" for k, v in details.items())
 
 
 def write_table(recipe: Any, folder: Path, records: list[dict[str, Any]], reference: Any = None) -> Path:
