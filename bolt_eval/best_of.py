@@ -187,6 +187,8 @@ def choose_all(plans: list[Any], runs: list[Any], cfg: Any) -> None:
 
 
 def choose(run: Any, task: Any, samples: list[Sample], bo: BestOf, cache: RewardCache, progress: bool) -> Choice:
+    """Each sample's answer with the highest reward (the first of equals), written to
+    best_of.jsonl with all N rewards; the summary block with oracle pass@k."""
     from bolt_eval.passk import oracle_pass_at_k
     from bolt_eval.training.rewards import RewardItem
 
