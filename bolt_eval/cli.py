@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--limit", type=int, help="first N samples of each task")
     what.add_argument("--out", default="results", help="results root")
     what.add_argument("--label", help="name of the model in run ids and tables")
+    what.add_argument("--lm-eval-include", metavar="DIR", help="folder of custom lm-eval task YAMLs for lm-eval:TASK tasks")
 
     be = run.add_argument_group("backend")
     be.add_argument("--backend", default="hf", help="hf | vllm | vllm-serve (bolt-eval starts `vllm serve`) | openai | replay")
@@ -129,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="JSONL file to write")
     gen.set_defaults(func=cmd_zebra_generate)
     _add_compare_parsers(sub)
+    from bolt_eval.lmeval.export import add_export_parser
+
+    add_export_parser(sub)  # export-lm-eval
     from bolt_eval.cli_training import add_training_parsers
 
     add_training_parsers(sub)

@@ -125,12 +125,15 @@ def task_specs(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any], Any
 
 
 TASK_OPTION_FLAGS = ("baseline_answers", "style", "style_tokenizer", "freeze_style", "bootstrap_rounds", "cluster_bootstrap",
-                     "arena_parser")
+                     "arena_parser", "lm_eval_include")
 
 
 def benchmarks_options(name: str) -> tuple[str, ...]:
     from bolt_eval.registry import benchmarks
 
+    if name.startswith("lm-eval:"):  # an lm-eval task (bolt_eval/lmeval/run.py)
+        from bolt_eval.lmeval.run import OPTIONS
+        return OPTIONS
     return benchmarks.get(name).OPTIONS
 
 

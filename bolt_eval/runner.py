@@ -164,6 +164,9 @@ def _judge_config(task: Task, judge: Judge, templates: dict[str, Template]) -> d
 
 def evaluate(cfg: EvalConfig) -> list[RunResult]:
     cfg = resolve(cfg)  # Best-of-N: n = N, label -boN
+    if any(t.name.startswith("lm-eval:") for t in cfg.tasks):  # lm-eval tasks: bolt_eval/lmeval/run.py
+        from bolt_eval.lmeval.run import evaluate_with_lm_eval
+        return evaluate_with_lm_eval(cfg, evaluate)
     backends.get(cfg.backend.backend)  # a typo fails before any data is loaded
     prices = load_prices(cfg.prices)
     budget = Budget(cfg.budget_usd)

@@ -54,6 +54,7 @@ def load_suite(name: str) -> Suite:
     for t in suite.tasks:
         if t.data and not Path(t.data).is_absolute():
             t.data = str(root / t.data)
-        if isinstance(t.options.get("baseline_answers"), str) and not Path(t.options["baseline_answers"]).is_absolute():
-            t.options["baseline_answers"] = str(root / t.options["baseline_answers"])
+        for key in ("baseline_answers", "lm_eval_include"):  # paths relative to the repository root
+            if isinstance(t.options.get(key), str) and not Path(t.options[key]).is_absolute():
+                t.options[key] = str(root / t.options[key])
     return suite

@@ -99,7 +99,11 @@ def item_values(run: RunData) -> tuple[dict[str, float], dict[str, float]]:
     from bolt_eval.registry import benchmarks
 
     config = run.manifest.get("config", {})
-    task = benchmarks.get(run.task)(**config.get("task_options", {}))
+    if run.task.startswith("lm-eval:"):  # an lm-eval run: its stored item values (bolt_eval/lmeval/items.py)
+        from bolt_eval.lmeval.items import LmEvalItems
+        task: Any = LmEvalItems()
+    else:
+        task = benchmarks.get(run.task)(**config.get("task_options", {}))
     records = list(Store(run.dir.parent).peek(run.dir.name).values())
     judgments = None
     if run.summary.get("coverage") is not None:
