@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fail the run when more than this share of judgments has no verdict (default 0)")
     jg.add_argument("--budget", type=float, metavar="USD", help="stop cleanly once this much is spent; re-run to continue")
     jg.add_argument("--prices", help="price table (USD per million tokens), default tasks/prices.yaml")
+    from bolt_eval.judging.batch_cli import add_arguments as add_batch_arguments
+
+    add_batch_arguments(jg)  # --judge-mode, --batch-poll-interval, --batch-parse-retries, --batch-max-requests, --no-wait
     from bolt_eval.judging.noise import add_arguments as add_noise_arguments
 
     add_noise_arguments(jg)  # --judge-repeats, --judge-repeat-share

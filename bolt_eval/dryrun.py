@@ -50,6 +50,8 @@ def dry_run(cfg: EvalConfig) -> str:
     table = tabulate(rows, headers=["task", "generations", "candidate tokens (≤)", "judge", "judge calls",
                                     "judge tokens (≤)", "cost (≤)"], tablefmt="github", disable_numparse=True)
     notes = [f"not estimated (a run would stop here): {u}" for u in unavailable]
+    if cfg.batch:  # the judge's Meter is already at the batch rate (judging/batch.py adopt)
+        notes.append(f"judge calls priced at the Batch API rate: {cfg.batch.discount:g} x the price table")
     return "\n".join([table, *notes, "nothing was called; token figures are upper bounds (unwritten answers count "
                                       "max_new_tokens)"])
 

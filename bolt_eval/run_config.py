@@ -11,6 +11,7 @@ from typing import Any
 from bolt_eval.backends.base import BackendSpec
 from bolt_eval.best_of import from_args
 from bolt_eval.judging import noise
+from bolt_eval.judging.batch_cli import settings_from_args as batch_settings
 from bolt_eval.runner import EvalConfig, TaskSpec
 from bolt_eval.types import SamplingParams, UserError
 
@@ -40,7 +41,7 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
         thoughts=args.thoughts, out=args.out, label=args.label, progress=not args.no_progress,
         judge=judge_spec(args, suite), budget_usd=args.budget, prices=args.prices, judge_noise=noise.from_args(args),
         max_judge_failures=first(args.max_judge_failures, suite.max_judge_failures if suite else None, 0.0),
-        best_of=best_of,
+        best_of=best_of, batch=batch_settings(args),
     )
 
 

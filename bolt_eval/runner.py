@@ -30,6 +30,7 @@ from bolt_eval.benchmarks.base import Dataset, Task, select
 from bolt_eval.best_of import BestOf, choose_all, resolve, reuse_samples, run_config
 from bolt_eval.generation import generate_chunk, record
 from bolt_eval.judging.constrained import expected_records
+from bolt_eval.judging.batch import BatchSettings, adopt, judge_in_batches
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
 from bolt_eval.judging.judge import Judge, JudgeSpec
 from bolt_eval.judging import noise
@@ -64,6 +65,7 @@ class EvalConfig:
     max_judge_failures: float = 0.0  # a judged run fails when more judgments than this lack a verdict
     budget_usd: float | None = None  # stop cleanly once this much is spent; the next run continues
     prices: str | None = None  # price table; default tasks/prices.yaml
+    batch: BatchSettings | None = None  # judge through OpenAI Batch API jobs (judging/batch.py); None: live calls
     judge_noise: Any = None  # --judge-repeats K --judge-repeat-share S (judging/noise.py NoiseSpec)
     best_of: BestOf | None = None  # --best-of N --reward SPEC: a reward model keeps one of N answers (best_of.py)
 
@@ -132,6 +134,8 @@ def plan(cfg: EvalConfig, ledger: Ledger | None, budget: Budget, prices: dict[st
             key = repr(jspec)
             if key not in judges:
                 judges[key] = Judge(jspec, ledger, Meter.for_model(jspec.backend.backend, jspec.backend.model, prices), budget)
+                if cfg.batch:  # priced at the batch rate, never called live
+                    adopt(judges[key], cfg.batch)
                 budget.require_prices(judges[key].meter)
             judge, templates = judges[key], task.judge_templates()
             config["judge"] = _judge_config(task, judge, templates)
@@ -203,6 +207,8 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             raise _budget_reached(cfg, budget)
         if cfg.best_of:  # the reward model picks before anything is judged
             choose_all(plans, runs, cfg)
+        if cfg.batch:  # every pending judgment of every task as Batch API jobs; the loop below reads the ledger
+            judge_in_batches(plans, runs, cfg.batch, budget, cfg.progress)
         results = []
         for p, run in zip(plans, runs):
             samples = [s for s in p.samples if s.id in run.records]  # all of them unless some failed
