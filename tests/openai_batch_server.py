@@ -13,8 +13,8 @@ Replies come from `reply(body)`, as on the live server (openai_server.py).
 Scripted pauses for kill tests: `trap(point)` makes the handler stop at `point` and wait
 until `release()`, after signalling `reached[point]`; points: "upload" (after the file is
 stored, before the answer), "create" (before the batch exists), "created" (after it
-exists, before the answer), "download" (half the content sent). `hold = True` keeps every
-batch in_progress.
+exists, before the answer), "download" (half the content sent); a trapped request is never
+answered. `hold = True` keeps every batch in_progress.
 """
 
 from __future__ import annotations
@@ -78,9 +78,12 @@ class BatchServer:
         self._released.set()
 
     def _pause(self, point: str) -> None:
+        """At a trapped point: signal, wait, then drop the request unanswered (its client is
+        killed meanwhile; what the server did before the point stays done)."""
         if point in self.traps:
             self.reached[point].set()
             self._released.wait(60)
+            raise ConnectionAbortedError(f"trapped at {point}")
 
     def _id(self, prefix: str) -> str:
         with self._lock:
