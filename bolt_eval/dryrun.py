@@ -16,6 +16,7 @@ from typing import Any
 from tabulate import tabulate
 
 from bolt_eval.best_of import resolve
+from bolt_eval.judging import noise
 from bolt_eval.judging.cost import Budget, Meter, estimate_tokens, load_prices
 from bolt_eval.judging.phase import prompts_for
 from bolt_eval.runner import EvalConfig, Plan, _any_judged, plan
@@ -70,8 +71,9 @@ def _row(p: Plan, done: dict[str, Any], cfg: EvalConfig, meter: Meter) -> list[A
     judge_name, calls, j_in, j_out = "-", 0, 0, 0
     if p.judge is not None:
         records = [done.get(s.id) or _unwritten(s, p, cfg) for s in p.samples]
-        prompts = [pr for *_, pr in prompts_for(p.task, p.samples, records, p.templates)]
-        pending = p.judge.pending(prompts)
+        calls_for = prompts_for(p.task, p.samples, records, p.templates)
+        pending = p.judge.pending([pr for *_, pr in calls_for]) + noise.pending_repeats(p.judge, records, calls_for,
+                                                                                       cfg.judge_noise)
         calls = len(pending)
         j_in = sum(estimate_tokens(m["content"]) for pr in pending for m in pr.messages)
         j_out = calls * p.judge.spec.params.max_new_tokens

@@ -12,6 +12,13 @@ position on its own, a variant uniformly among the item's valid ones, from a sec
 generator; an item without repeats has one variant. Repeats that all agree therefore give
 back the item-only interval exactly, and the widening is the judge's noise alone.
 
+The draws centre on the statistic of all verdicts (each item's variants weighing equally),
+not on the headline, which reads the first verdicts only (so that it does not move when
+repeats are added); their spread is that of the headline's estimator. The interval is
+therefore the percentile interval moved by (headline - statistic of all verdicts): the
+spread of the two-level bootstrap around the number reported. With agreeing repeats the
+move is exactly 0.
+
 Under judge errors independent across items the item-only bootstrap of single verdicts
 already holds the judge's variance in its between-item variance; the two-level draw's
 variance is then the same in expectation (between-item variance of an item's mean verdict,
@@ -32,6 +39,7 @@ Per headline:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -85,6 +93,13 @@ def item_arrays(task: Any, samples: list[Any], variants: list[list[dict[str, Any
     return np.array(values, dtype=float), np.array(weights, dtype=float)
 
 
+def pooled(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per item, the mean of its valid variants' values, as v0 + mean(v - v0): exactly v0
+    when they agree (no rounding)."""
+    diff = np.where(valid, values - values[0], 0.0)
+    return values[0] + diff.sum(axis=0) / valid.sum(axis=0)
+
+
 def two_level_ratio(values: np.ndarray, weights: np.ndarray, valid: np.ndarray, rounds: int = 1000, seed: int = 0,
                     alpha: float = 0.05) -> Estimate:
     """sum(w v) / sum(w) over the items with a value, with the two-level interval; the item
@@ -98,7 +113,9 @@ def two_level_ratio(values: np.ndarray, weights: np.ndarray, valid: np.ndarray, 
     v = pick(ok, idx, np.random.default_rng([seed, 1]))
     ratios = num[v, idx].sum(axis=1) / np.maximum(den[v, idx].sum(axis=1), 1e-12)
     lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
-    return Estimate(float(num[0].sum() / den[0].sum()), float(lo), float(hi), n)
+    point = num[0].sum() / den[0].sum()
+    shift = point - pooled(num, ok).sum() / pooled(den, ok).sum()
+    return Estimate(float(point), float(lo + shift), float(hi + shift), n)
 
 
 def two_level_paired(base: tuple[np.ndarray, np.ndarray, np.ndarray], cand: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -119,7 +136,8 @@ def two_level_paired(base: tuple[np.ndarray, np.ndarray, np.ndarray], cand: tupl
     ok = (bden > 0) & (cden > 0)
     deltas = cnum[c, idx].sum(axis=1)[ok] / cden[ok] - bnum[b, idx].sum(axis=1)[ok] / bden[ok]
     lo, hi = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
-    return Estimate(float(point), float(lo), float(hi), n)
+    shift = point - (pooled(cnum, cok).sum() / pooled(cw, cok).sum() - pooled(bnum, bok).sum() / pooled(bw, bok).sum())
+    return Estimate(float(point), float(lo + shift), float(hi + shift), n)
 
 
 def two_level_macro(values: np.ndarray, valid: np.ndarray, groups: Sequence[Sequence[str]], rounds: int = 1000,
@@ -141,7 +159,9 @@ def two_level_macro(values: np.ndarray, valid: np.ndarray, groups: Sequence[Sequ
     if np.isnan(point) or draws.size == 0:
         return Estimate(point, NAN, NAN, n)
     lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    return Estimate(point, float(lo), float(hi), n)
+    with np.errstate(invalid="ignore"):
+        centre = float(Resampled(pooled(values, valid), groups, rounds=1).macros(np.arange(n)[None, :])[0, 0])
+    return Estimate(point, float(lo + point - centre), float(hi + point - centre), n)
 
 
 def two_level_arena(per_prompt: list[list[list[Any]]], valid: np.ndarray, style: str = "both", rounds: int = 100,
@@ -154,7 +174,9 @@ def two_level_arena(per_prompt: list[list[list[Any]]], valid: np.ndarray, style:
     each round draws slots as style_control.bootstrap draws battles, and a drawn slot s of
     p is battle s of a random valid variant of p, or nothing when that variant has fewer.
     Prompts resampled (`cluster=True`): each drawn prompt brings all battles of a random
-    valid variant. With one variant per prompt this is style_control.bootstrap itself."""
+    valid variant. With one variant per prompt this is style_control.bootstrap itself.
+    The percentiles are moved by (fit of the first verdicts - fit of all verdicts, every
+    prompt's variants weighing equally) and kept in [0, 1]."""
     from bolt_eval.arena import style_control
 
     if rounds < style_control.MIN_ROUNDS:
@@ -180,7 +202,25 @@ def two_level_arena(per_prompt: list[list[list[Any]]], valid: np.ndarray, style:
             battles = [per_prompt[p][v][s] for p, v, s in zip(ps, vs, ss) if s < len(per_prompt[p][v])]
         (rate,) = style_control.fit(battles, style, frozen).win_rate.values()
         rates.append(rate)
-    return float(np.percentile(rates, 2.5)), float(np.percentile(rates, 97.5))
+    shift = _rate([b for p in prompts for b in per_prompt[p][0]], style, frozen) - _rate(
+        _pooled_battles(per_prompt, valid, prompts), style, frozen)
+    return (float(np.clip(np.percentile(rates, 2.5) + shift, 0.0, 1.0)),
+            float(np.clip(np.percentile(rates, 97.5) + shift, 0.0, 1.0)))
+
+
+def _rate(battles: list[Any], style: str, frozen: Any) -> float:
+    from bolt_eval.arena import style_control
+
+    (rate,) = style_control.fit(battles, style, frozen).win_rate.values()
+    return rate
+
+
+def _pooled_battles(per_prompt: list[list[list[Any]]], valid: np.ndarray, prompts: list[int]) -> list[Any]:
+    """Every valid variant's battles, each prompt's variants weighing equally: a prompt with
+    c variants repeats each lcm / c times (lcm of the c's: K + 1 when every repeat has its verdict)."""
+    counts = {p: int(valid[:, p].sum()) for p in prompts}
+    lcm = math.lcm(*counts.values()) if counts else 1
+    return [b for p in prompts for v in np.flatnonzero(valid[:, p]) for b in per_prompt[p][v] * (lcm // counts[p])]
 
 
 def arena_variants(task: Any, samples: list[Any], variants: list[list[dict[str, Any]]],

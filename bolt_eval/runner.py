@@ -187,7 +187,7 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             done = store.peek(p.run_id)
             if not all(s.id in done for s in p.samples):
                 backends.get(cfg.backend.backend).preflight(cfg.backend)
-            if p.judge and _judge_calls_needed(p, done):
+            if p.judge and (_judge_calls_needed(p, done) or noise.repeats_needed(p, done, cfg.judge_noise)):
                 backends.get(p.judge.spec.backend.backend).preflight(p.judge.spec.backend)
         # folders are locked in one global order, so runs of the same tasks listed in another order never deadlock
         opened = {p.run_id: stack.enter_context(store.open(p.run_id, p.manifest))

@@ -100,6 +100,28 @@ def repeat_judge(judge: Any, r: int) -> Any:
     return other
 
 
+def pending_repeats(judge: Any, records: list[dict[str, Any]], calls: list[tuple[int, int, str, Any]],
+                    spec: NoiseSpec | None) -> list[Any]:
+    """The repeat calls the ledger does not answer yet (for --dry-run and the preflight)."""
+    if spec is None:
+        return []
+    ids = chosen([r["id"] for r in records], spec.share, spec.seed)
+    picked = [p for i, _, _, p in calls if records[i]["id"] in ids]
+    return [p for r in range(1, spec.repeats + 1) for p in repeat_judge(judge, r).pending(picked)]
+
+
+def repeats_needed(plan: Any, done: dict[str, dict[str, Any]], spec: NoiseSpec | None) -> bool:
+    """Whether a run's repeats still call its judge (the runner then checks the judge can work)."""
+    if spec is None or plan.judge is None:
+        return False
+    if not all(s.id in done for s in plan.samples):
+        return True
+    from bolt_eval.judging.phase import prompts_for
+
+    records = [done[s.id] for s in plan.samples]
+    return bool(pending_repeats(plan.judge, records, prompts_for(plan.task, plan.samples, records, plan.templates), spec))
+
+
 def add_repeats(records: list[dict[str, Any]], calls: list[tuple[int, int, str, Any]], judge: Any,
                 spec: NoiseSpec, progress: Callable[[int], None] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Ask the chosen items' judgments K more times through the ledger; returns copies of
