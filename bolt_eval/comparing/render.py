@@ -118,7 +118,7 @@ def frame(cmp: Comparison) -> Any:
                 "hi": c.hi, "n": c.n, "delta": d.mean if d else None, "delta_lo": d.lo if d else None,
                 "delta_hi": d.hi if d else None, "judged": c.judged[0] if c.judged else None,
                 "total": c.judged[1] if c.judged else None, "judge": cmp.judges.get(task), "status": c.status,
-                "mixed": c.mixed, "run": c.run_dir,
+                "mixed": c.mixed, "judge_noise": c.judge_noise, "run": c.run_dir,
             })
     for b in cmp.breakdowns:
         for group in b.groups:

@@ -17,7 +17,7 @@ from openai_server import LoopbackServer
 
 from bolt_eval.backends.base import BackendSpec
 from bolt_eval.comparing import collect_runs
-from bolt_eval.comparing.render import headline_table
+from bolt_eval.comparing.render import headline_table, to_json
 from bolt_eval.comparing.table import compare
 from bolt_eval.gate import GateConfig, gate, to_markdown
 from bolt_eval.judging.judge import JudgeSpec
@@ -137,6 +137,8 @@ def test_compare_and_gate_use_the_intervals_with_judge_noise(tmp_path, mt_data):
     assert (plain.lo, plain.hi, plain.judge_noise) == (base.summary["headline"]["lo"], base.summary["headline"]["hi"],
                                                        False)
     assert "‡" in headline_table(cmp) and "‡" not in headline_table(plain_cmp)
+    [row] = [r for r in json.loads(to_json(cmp))["rows"] if r["kind"] == "headline"]
+    assert row["judge_noise"] is True and row["lo"] == pytest.approx(head["lo"], abs=1e-6)
     assert any("CI incl. judge noise" in n for n in cmp.notes)
 
     # the same answers and first verdicts on both sides: the item-only delta is exactly 0 with a
