@@ -33,7 +33,7 @@ from bolt_eval.jsonl import read_jsonl
 from bolt_eval.store import config_hash, dump, write_atomic
 from bolt_eval.training.recipe import AblationCondition, Recipe, resolve_path
 from bolt_eval.training.sft import read_rows
-from bolt_eval.training.workdir import Journal, StageDir, file_sha256, write_jsonl
+from bolt_eval.training.workdir import Journal, StageDir, file_sha256
 from bolt_eval.types import UserError
 
 STAGE = "ablation"
@@ -66,8 +66,19 @@ def _eval_key(recipe: Recipe) -> dict[str, Any]:
     return {"eval": recipe.eval.model_dump(exclude={"mode"}), "thoughts": recipe.thoughts}
 
 
+def _model_key(recipe: Recipe) -> dict[str, Any]:
+    """The starting model: its name, and for a local folder its weights' fingerprint (a
+    model retrained in place is a new model)."""
+    from bolt_eval.models import resolve
+    from bolt_eval.training.checkpoints import fingerprint
+
+    source = resolve(recipe.model, recipe.revision)
+    return {"model": recipe.model, "revision": recipe.revision,
+            "fingerprint": fingerprint(source.location) if source.kind != "hub" else None}
+
+
 def untrained_key(recipe: Recipe) -> str:
-    return config_hash({"row": UNTRAINED, "model": recipe.model, "revision": recipe.revision, **_eval_key(recipe)})
+    return config_hash({"row": UNTRAINED, **_model_key(recipe), **_eval_key(recipe)})
 
 
 def condition_key(recipe: Recipe, cond: AblationCondition, data_sha: str, pool_sha: str | None) -> str:
@@ -75,8 +86,9 @@ def condition_key(recipe: Recipe, cond: AblationCondition, data_sha: str, pool_s
     sft = recipe.section("sft").model_copy(update={"data": None, "method": method_of(recipe, cond)})
     return config_hash({
         "kind": cond.kind, "ratio": None if cond.kind == "none" else cond.ratio, "seed": recipe.section("ablation").seed,
-        "data_sha256": data_sha, "pool_sha256": pool_sha, "sft": sft.model_dump(), "model": recipe.model,
-        "revision": recipe.revision, "train_seed": recipe.seed, "chat_template": recipe.chat_template,
+        "data_sha256": data_sha, "pool_sha256": pool_sha, "sft": sft.model_dump(), **_model_key(recipe),
+        "train_seed": recipe.seed,
+        "chat_template": file_sha256(resolve_path(recipe.chat_template)) if recipe.chat_template else None,
         **_eval_key(recipe)})
 
 
