@@ -43,6 +43,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bolt_eval.arena import bt
+from bolt_eval.arena.table import BattleTable, style_matrix  # noqa: F401 (style_matrix: public here)
 from bolt_eval.types import UserError
 
 STYLES = {"both": ("tokens", "headers", "lists", "bold"), "length": ("tokens",),
@@ -110,24 +111,6 @@ class Fit:
     style_controlled: bool = True  # False: the win rates are without style control (see notes)
 
 
-def style_matrix(battles: Sequence[Battle], features: Sequence[str]) -> np.ndarray:
-    """(battles x features), candidate vs baseline, as upstream's current show_result.py:
-    length (a - b) / (a + b); a markdown count as a density (count / tokens), then
-    (da - db) / (da + db + 1)."""
-    if not features:
-        return np.zeros((len(battles), 0))
-    a = np.array([[b.candidate_style[f] for f in ("tokens", *features)] for b in battles], dtype=float)
-    b = np.array([[b.baseline_style[f] for f in ("tokens", *features)] for b in battles], dtype=float)
-    out = []
-    for j, f in enumerate(features, start=1):
-        if f == "tokens":
-            out.append((a[:, 0] - b[:, 0]) / np.maximum(a[:, 0] + b[:, 0], 1.0))
-        else:
-            da, db = a[:, j] / np.maximum(a[:, 0], 1.0), b[:, j] / np.maximum(b[:, 0], 1.0)
-            out.append((da - db) / (da + db + 1.0))
-    return np.stack(out, axis=1)
-
-
 def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | None = None) -> Fit:
     """Bradley-Terry with style control over all models in `battles` against one baseline,
     fitted together. With frozen style coefficients each model is fitted on its own
@@ -140,32 +123,53 @@ def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | 
     information on style, are left out of the style fit. When the style features separate
     the remaining outcomes (`bt.separated`) the style coefficients cannot be estimated and
     the win rates are fitted without style. `notes` say which of these happened."""
-    features = STYLES[style]
-    diff = style_matrix(battles, features)
-    norm = frozen or Normalisation(tuple(map(float, diff.mean(axis=0))), tuple(map(float, diff.std(axis=0))))
+    table = BattleTable.of(battles, STYLES[style])
+    return _fit(table, table.count, STYLES[style], frozen)[0]
+
+
+def _fit(table: BattleTable, weight: np.ndarray, features: Sequence[str], frozen: Normalisation | None,
+         start: np.ndarray | None = None) -> tuple[Fit, np.ndarray]:
+    """`fit` on the table's rows, each counted `weight` times; also the coefficients as one
+    vector (every model of the table, then every feature; 0 where not fitted), the warm
+    start of the next resample's fit (`start`)."""
+    n_all, n_groups = len(table.models), len(table.group_model)
+    in_group = np.bincount(table.group, weight, n_groups)
+    if frozen is None:
+        total = in_group.sum()
+        mean = np.einsum("g,gj->j", in_group, table.group_diff) / total
+        spread = np.einsum("g,gj->j", in_group, (table.group_diff - mean) ** 2) / total
+        norm = Normalisation(tuple(map(float, mean)), tuple(map(float, np.sqrt(spread))))
+    else:
+        norm = frozen
     std, mean = np.array(norm.std, dtype=float), np.array(norm.mean, dtype=float)
     varies = std > MIN_STD
     scale = np.where(varies, std, 1.0)
-    z = np.where(varies, (diff - mean) / scale, 0.0)
     parity_z = np.where(varies, -mean / scale, 0.0)  # z of a zero difference
     notes: list[str] = []
-    limits = {m: o for m in sorted({b.model for b in battles})
-              if (o := _one_sided([b.outcome for b in battles if b.model == m])) is not None}
+    battles = np.bincount(table.model, weight, n_all)
+    not_won = np.bincount(table.model, weight * (table.outcome != 1.0), n_all)
+    not_lost = np.bincount(table.model, weight * (table.outcome != 0.0), n_all)
+    limits = {table.models[m]: float(not_won[m] == 0) for m in range(n_all)
+              if battles[m] > 0 and (not_won[m] == 0 or not_lost[m] == 0)}
     if limits:
         notes.append(f"{', '.join(limits)} won or lost every battle: no finite coefficient, the win rate is its "
                      "limit (100% or 0%)" + ("" if frozen or not features else
                                               ", and those battles say nothing about style"))
-    live = [i for i, b in enumerate(battles) if b.model not in limits]
-    models = sorted({battles[i].model for i in live})
-    x, y = _design([battles[i] for i in live], models)
-    z = z[live]
+    fitted = (battles > 0) & (not_won > 0) & (not_lost > 0)
+    models = [table.models[m] for m in np.flatnonzero(fitted)]
+    # upstream's two rows per battle, y1 = baseline won and y2 = baseline did not lose, summed per group
+    wins = weight * ((table.outcome == 0.0).astype(float) + (table.outcome < 1.0))
+    groups = np.flatnonzero((in_group > 0) & fitted[table.group_model])
+    trials, successes = 2.0 * in_group[groups], np.bincount(table.group, wins, n_groups)[groups]
+    column = (np.cumsum(fitted) - 1)[table.group_model[groups]]
+    z = np.where(varies, (table.group_diff[groups] - mean) / scale, 0.0)
+    theta = np.zeros(n_all + len(features))
     if norm.coefs is not None:
         gamma: list[float | None] = list(norm.coefs)
         g = np.array([c if c is not None else 0.0 for c in gamma])
-        betas = {}
-        for i, m in enumerate(models):
-            rows = np.array([battles[k].model == m for k in live] * 2)
-            betas[m] = float(bt.logistic(x[rows][:, [i]], y[rows], np.concatenate([-z @ g] * 2)[rows])[0])
+        coefs = bt.newton(column, z[:, :0], successes, trials, len(models), offset=-np.einsum("gj,j->g", z, g),
+                          start=None if start is None else start[:n_all][fitted])
+        keep: list[int] = []
     else:
         keep = [j for j in range(len(features)) if varies[j]]
         if len(keep) < len(features):
@@ -173,40 +177,36 @@ def fit(battles: Sequence[Battle], style: str = "both", frozen: Normalisation | 
                          "do not vary over these battles: their coefficients cannot be estimated and are left out")
         if not models:
             keep = []
-        X = np.hstack([x, np.vstack([-z[:, keep]] * 2)])
-        w = bt.logistic(X, y) if models else np.zeros(0)
-        if keep and bt.maybe_separated(X, y, w):
+        warm = None if start is None else np.concatenate([start[:n_all][fitted], start[n_all:][keep]])
+        coefs = bt.newton(column, z[:, keep], successes, trials, len(models), start=warm)
+        t = -LN10 * coefs[:len(models)][column] - np.einsum("gj,j->g", z[:, keep], coefs[len(models):])
+
+        def design() -> tuple[np.ndarray, np.ndarray]:
+            """Upstream's rows of the battles fitted (each distinct one once: the test is of signs)."""
+            rows = np.flatnonzero((weight > 0) & fitted[table.model])
+            x = np.zeros((len(rows), len(models)))
+            x[np.arange(len(rows)), (np.cumsum(fitted) - 1)[table.model[rows]]] = -LN10
+            x = np.hstack([x, -np.where(varies, (table.diff[rows] - mean) / scale, 0.0)[:, keep]])
+            outcome = table.outcome[rows]
+            return np.vstack([x, x]), np.concatenate([(outcome == 0.0), (outcome < 1.0)]).astype(float)
+
+        if keep and bt.maybe_separated(int(trials.sum()), float(np.abs(t).max(initial=0.0)), design):
             notes.append("the style features separate the outcomes of these battles (too few, or too one-sided): "
                          "the style coefficients cannot be estimated; the win rate is without style control")
             keep = []
-            w = bt.logistic(x, y)
-        betas = {m: float(w[i]) for i, m in enumerate(models)}
+            coefs = bt.newton(column, z[:, :0], successes, trials, len(models))
         gamma = [None] * len(features)
         for k, j in enumerate(keep):
-            gamma[j] = float(w[len(models) + k])
+            gamma[j] = float(coefs[len(models) + k])
+    betas = {m: float(coefs[i]) for i, m in enumerate(models)}
+    theta[:n_all][fitted] = coefs[:len(models)]
+    theta[n_all:][keep] = coefs[len(models):]
     shift = sum(c * float(pz) for c, pz in zip(gamma, parity_z) if c is not None)
     controlled = any(c is not None for c in gamma) or not features
     return Fit({**{m: bt.sigmoid(LN10 * b) for m, b in betas.items()}, **limits},
                {**{m: bt.sigmoid(LN10 * b + shift) for m, b in betas.items()}, **limits},
                dict(zip(features, gamma)), Normalisation(norm.mean, norm.std, tuple(gamma)), tuple(notes),
-               controlled)
-
-
-def _one_sided(outcomes: list[float]) -> float | None:
-    """1.0 when every battle was won, 0.0 when every one was lost (no tie), else None."""
-    return outcomes[0] if set(outcomes) in ({0.0}, {1.0}) else None
-
-
-def _design(battles: Sequence[Battle], models: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Model columns and outcomes in upstream's layout: the baseline as model_a (its
-    coefficient fixed at 0), the candidate as model_b (-ln 10), y = 1 when model_a wins;
-    every battle twice, a tie as one win for each side; no intercept. The style columns
-    (model_a minus model_b) are -z."""
-    index = {m: i for i, m in enumerate(models)}
-    x = np.zeros((len(battles), len(models)))
-    x[np.arange(len(battles)), [index[b.model] for b in battles]] = -LN10
-    outcome = np.array([b.outcome for b in battles])
-    return np.vstack([x, x]), np.concatenate([(outcome == 0.0).astype(float), (outcome < 1.0).astype(float)])
+               controlled), theta
 
 
 @dataclass(frozen=True)
@@ -221,25 +221,24 @@ def bootstrap(battles: Sequence[Battle], style: str = "both", rounds: int = 100,
     """95% intervals of each model's win rate: battles resampled with replacement
     (upstream), or whole prompts with all their battles (`cluster`). Each resample is
     fitted as `fit` does, so one in which a side wins everything gives its limit, never an
-    error; how many resamples lost their style control is counted."""
+    error; how many resamples lost their style control is counted. A resample is a count
+    per battle (`BattleTable.resample`) drawn from the same random stream as a resampled list
+    would be, and its fit starts from the full set's coefficients."""
     if rounds < MIN_ROUNDS:
         raise UserError(f"--bootstrap-rounds {rounds}: too few for a 95% interval; use at least {MIN_ROUNDS} "
                         "(upstream uses 100)")
     rng = np.random.default_rng(seed)
-    battles = list(battles)
-    if cluster:
-        groups: dict[str, list[int]] = {}
-        for i, b in enumerate(battles):
-            groups.setdefault(b.prompt, []).append(i)
-        keys = list(groups)
+    features = STYLES[style]
+    table = BattleTable.of(battles, features)
+    start = _fit(table, table.count, features, frozen)[1]
     samples: dict[str, list[float]] = {}
     without_style = 0
     for _ in range(rounds):
         if cluster:
-            picked = [i for k in rng.choice(len(keys), len(keys)) for i in groups[keys[k]]]
+            weight = table.resample_prompts(rng.choice(table.prompts, table.prompts))
         else:
-            picked = list(rng.integers(0, len(battles), len(battles)))
-        result = fit([battles[i] for i in picked], style, frozen)
+            weight = table.resample(rng.integers(0, len(table.row), len(table.row)))
+        result = _fit(table, weight, features, frozen, start)[0]
         without_style += not result.style_controlled
         for m, r in result.win_rate.items():
             samples.setdefault(m, []).append(r)
