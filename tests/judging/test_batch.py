@@ -7,6 +7,7 @@ collects the same batch; --dry-run prices judge calls at the batch rate."""
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import sqlite3
 from dataclasses import replace
@@ -179,3 +180,43 @@ def test_dry_run_prices_judge_calls_at_the_batch_rate(tmp_path):
     live, batch = dry_run(cfg), dry_run(replace(cfg, batch=FAST))
     assert total(batch) == pytest.approx(total(live) / 2, abs=0.011) and total(live) > 0.1
     assert "Batch API rate: 0.5" in batch
+
+
+def test_the_cli_exits_3_while_a_batch_runs_and_0_once_collected(tmp_path, capsys):
+    from scripted_world import cli_args
+
+    from bolt_eval.cli import main
+
+    with BatchServer(reply) as server:
+        args = [*cli_args(tmp_path, server.base_url, ["mt_bench"], 4), "--judge-mode", "batch",
+                "--batch-poll-interval", "0.01", "--no-wait"]
+        server.hold = True
+        assert main(args) == 3
+        assert re.search(r"8 judgments in batch batch-\d+ \(in_progress\): re-run the same command later",
+                         capsys.readouterr().err)
+        server.hold, server.polls = False, 0
+        assert main(args) == 0 and server.created == 1
+        assert "| cand-x  | mt_bench |" in capsys.readouterr().out
+
+
+def test_bad_batch_flags_and_local_judges_are_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from bolt_eval.backends.base import BackendSpec
+    from bolt_eval.cli import build_parser
+    from bolt_eval.judging.batch import adopt
+    from bolt_eval.judging.batch_cli import settings_from_args
+    from bolt_eval.judging.judge import JudgeSpec
+    from bolt_eval.types import UserError
+
+    def parse(*extra):
+        return settings_from_args(build_parser().parse_args(["run", "--model", "x", "--tasks", "mt_bench", *extra]))
+
+    assert parse() is None and parse("--judge-mode", "batch") == BatchSettings(poll_interval_s=60.0)
+    for flags, message in [(["--no-wait"], "--no-wait applies to --judge-mode batch"),
+                           (["--judge-mode", "batch", "--batch-max-requests", "50001"], "give 1 to 50000"),
+                           (["--judge-mode", "batch", "--batch-poll-interval", "0"], "positive number")]:
+        with pytest.raises(UserError, match=message):
+            parse(*flags)
+    with pytest.raises(UserError, match="the judge 'default' runs on the hf backend: use --judge-mode live"):
+        adopt(SimpleNamespace(spec=JudgeSpec(BackendSpec("hf", "default"))), FAST)
