@@ -270,3 +270,12 @@ class Batcher:
 def _priced(meter: Meter, factor: float) -> Meter:
     price = meter.price
     return replace(meter, price=Price(input=price.input * factor, output=price.output * factor) if price else None)
+
+
+def unsent(judge: Judge, prompts: list[JudgePrompt]) -> list[JudgePrompt]:
+    """The prompts no open job holds: what `--dry-run` still counts as calls to pay for
+    (a judgment in a running batch is paid already)."""
+    if not judge.ledger.path.exists():
+        return prompts
+    held = BatchStore(judge.ledger).claimed([judge.key(p) for p in prompts])
+    return [p for p in prompts if judge.key(p) not in held]

@@ -220,3 +220,16 @@ def test_bad_batch_flags_and_local_judges_are_refused(tmp_path):
             parse(*flags)
     with pytest.raises(UserError, match="the judge 'default' runs on the hf backend: use --judge-mode live"):
         adopt(SimpleNamespace(spec=JudgeSpec(BackendSpec("hf", "default"))), FAST)
+
+
+def test_dry_run_does_not_count_judgments_in_a_running_batch(tmp_path):
+    def calls(cfg):
+        row = next(line for line in dry_run(cfg).splitlines() if line.startswith("| mt_bench"))
+        return int(row.split("|")[5])
+
+    with BatchServer(reply) as server:
+        server.hold = True
+        cfg = batch_config(tmp_path, server.base_url, replace(FAST, wait=False), tasks=["mt_bench"])
+        with pytest.raises(BatchPending):
+            evaluate(cfg)
+        assert calls(cfg) == 0 and calls(replace(cfg, batch=None)) == 8
