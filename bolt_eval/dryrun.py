@@ -74,6 +74,10 @@ def _row(p: Plan, done: dict[str, Any], cfg: EvalConfig, meter: Meter) -> list[A
         calls_for = prompts_for(p.task, p.samples, records, p.templates)
         pending = p.judge.pending([pr for *_, pr in calls_for]) + noise.pending_repeats(p.judge, records, calls_for,
                                                                                        cfg.judge_noise)
+        if cfg.batch:  # a judgment in a running batch is paid for already
+            from bolt_eval.judging.batch import unsent
+
+            pending = unsent(p.judge, pending)
         calls = len(pending)
         j_in = sum(estimate_tokens(m["content"]) for pr in pending for m in pr.messages)
         j_out = calls * p.judge.spec.params.max_new_tokens
