@@ -233,3 +233,18 @@ def test_dry_run_does_not_count_judgments_in_a_running_batch(tmp_path):
         with pytest.raises(BatchPending):
             evaluate(cfg)
         assert calls(cfg) == 0 and calls(replace(cfg, batch=None)) == 8
+
+
+def test_collecting_twice_gives_the_same_ledger(tmp_path):
+    """A kill after the results were written but before the job was marked collected: the
+    re-run downloads and writes them again, to the same rows (attempts and tokens not doubled)."""
+    with BatchServer(flaky_reply) as server:
+        evaluate(batch_config(tmp_path, server.base_url, tasks=["mt_bench"]))
+        before = ledger(tmp_path)
+        db = sqlite3.connect(tmp_path / "judgments.sqlite")
+        with db:
+            db.execute("UPDATE batch_jobs SET state = 'submitted'")
+        db.close()
+        evaluate(batch_config(tmp_path, server.base_url, tasks=["mt_bench"]))
+        assert ledger(tmp_path) == before and server.created == 2 and server.uploads == 2
+        assert [s for s, *_ in jobs(tmp_path)] == ["collected", "collected"]
