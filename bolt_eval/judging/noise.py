@@ -39,6 +39,9 @@ from bolt_eval.types import UserError
 
 REPEAT_SEED_STRIDE = 1000  # repeat r samples with seed + r * stride: far from the parse retries' seed + tries
 CI_LABEL = "CI incl. judge noise"
+BATCH_REFUSAL = ("--judge-repeats is asked live, not through --judge-mode batch: judge the run in batch first, then "
+                 "add the repeats with the same command, --judge-mode live and --judge-repeats (the first verdicts "
+                 "come from the ledger; only the repeats are paid)")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ def from_args(args: argparse.Namespace) -> NoiseSpec | None:
         return None
     if k < 1:
         raise UserError(f"--judge-repeats {k}: give at least 1 (or leave the flag out for no repeats)")
+    if getattr(args, "judge_mode", "live") == "batch":
+        raise UserError(BATCH_REFUSAL)
     share = 0.1 if share is None else share
     if not 0.0 < share <= 1.0:
         raise UserError(f"--judge-repeat-share {share}: give a share in (0, 1], e.g. 0.1 for a tenth of the items")
@@ -242,6 +247,8 @@ def judge_again(judged: Any, calls: list[tuple[int, int, str, Any]], judge: Any,
     repeats of `spec` attached to the judged records, their calls and tokens added."""
     from tqdm import tqdm
 
+    if not getattr(judge, "live", True):  # a batch judge (judging/batch.py) never calls live
+        raise UserError(BATCH_REFUSAL)
     warn_greedy(judge)
     ids = chosen([r["id"] for r in judged.records], spec.share, spec.seed)
     total = spec.repeats * sum(judged.records[i]["id"] in ids for i, *_ in calls)

@@ -165,7 +165,8 @@ def test_flags():
     assert noise.from_args(args()) is None
     assert noise.from_args(args(judge_repeats=3)) == noise.NoiseSpec(3, 0.1)
     for bad, match in (({"judge_repeats": 0}, "at least 1"), ({"judge_repeats": 2, "judge_repeat_share": 1.5},
-                       r"\(0, 1\]"), ({"judge_repeat_share": 0.5}, "needs --judge-repeats")):
+                       r"\(0, 1\]"), ({"judge_repeat_share": 0.5}, "needs --judge-repeats"),
+                      ({"judge_repeats": 2, "judge_mode": "batch"}, "judge-mode live")):
         with pytest.raises(UserError, match=match):
             noise.from_args(args(**bad))
 
