@@ -57,10 +57,10 @@ class NoiseSpec:
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """The `bolt-eval run` flags of this module."""
     group.add_argument("--judge-repeats", type=int, metavar="K",
-                       help="re-ask a seeded share of the judgments K more times (each its own ledger row) to "
-                            "measure the judge's own noise and widen the headline's interval by it")
+                       help="re-ask a seeded share of the items' judgments K more times (each its own ledger row): "
+                            "the judge's own variability and a headline CI incl. judge noise (docs/judge-noise.md)")
     group.add_argument("--judge-repeat-share", type=float, metavar="S",
-                       help="share of the items whose judgments are repeated (default 0.1 with --judge-repeats)")
+                       help="share of the items whose judgments are repeated; 0.1 when not given")
 
 
 def from_args(args: argparse.Namespace) -> NoiseSpec | None:
@@ -88,7 +88,7 @@ def chosen(ids: list[str], share: float, seed: int = 0) -> set[str]:
 
 
 def warn_greedy(judge: Any) -> None:
-    """At temperature 0 repeats measure only nondeterminism: say so once per judge."""
+    """At temperature 0 repeats measure only nondeterminism: say so (once per judged task)."""
     if judge.spec.params.temperature > 0:
         return
     local = judge.constrain or judge.spec.backend.backend in ("hf", "vllm", "vllm-serve")
