@@ -38,3 +38,40 @@ def test_bench_quick_writes_record_and_summary(tmp_path):
     assert "## 4. Warm re-run" in summary and "## 6. ZebraLogic" in summary
     assert "| questions | cold s | warm s | warm over cold | cold judge calls | warm judge calls |" in summary
     assert f"git {record['machine']['git_sha'][:10]}" in summary
+
+
+def test_fast_server_answers_openai_clients_counts_and_serves_concurrently():
+    """The bench's loopback server (bench/cases/_fast_server.py): the official client reads
+    its replies, every request is counted across workers, waiting requests overlap, and the
+    minimal client behind `ceiling` gets whole replies."""
+    from openai import OpenAI
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from cases._fast_server import ceiling, serve
+    from cases.judging import reply
+
+    with serve(reply, 0.5, workers=2) as server:
+        before = server.requests()  # the readiness probe's
+        client = OpenAI(api_key="EMPTY", base_url=server.base_url, max_retries=0)
+        resp = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "one two three"}])
+        client.close()
+        assert resp.choices[0].message.content == reply({}) and resp.usage.prompt_tokens == 3
+        rate = ceiling(server.base_url, 8, 8)  # 8 calls of 0.5 s each: 4 s one after another
+        assert server.requests() - before == 9
+    assert 4 < rate <= 16.5  # overlapping, and never faster than the latency allows
+
+
+def test_bench_quick_judging_case(tmp_path):
+    cmd = [sys.executable, str(ROOT / "bench" / "run.py"), "--cases", "judging", "--quick", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [record_file] = tmp_path.glob("*-judging-quick.json")
+    rows = json.loads(record_file.read_text())["cases"]["judging"]["rows"]
+    assert [r["concurrency"] for r in rows] == [1, 8, 32]
+    for r in rows:
+        assert r["ideal_calls/s"] == r["concurrency"] * 10  # 100 ms latency
+        for side in ("server_ceiling", "bolt-eval", "thread_pool"):
+            assert 0 < r[f"{side}_calls/s"] <= r["ideal_calls/s"] * 1.05  # no side beats the latency
+        assert r["ratio"] == r["bolt-eval_calls/s"] / r["thread_pool_calls/s"]
+        assert r["bolt-eval_CPU_ms/call"] > 0 and r["thread_pool_CPU_ms/call"] > 0
+    assert "| concurrency | calls | ideal calls/s | server ceiling calls/s |" in record_file.with_suffix(".md").read_text()
