@@ -50,6 +50,22 @@ def vllm(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def ppo(session: nox.Session) -> None:
+    """PPO for stage 3 (`online.algorithm: ppo`, the paper's Table 3) in an environment of
+    its own: trl 1.16 has no PPOTrainer, trl 1.12.0 (the newest release with one,
+    trl.experimental.ppo) does. constraints.txt with only the trl pin changed; every other
+    pin (torch, transformers, ...) stays. `bolt-eval train online` in the main environment
+    runs PPO's training step with this environment's python (.nox/ppo/bin/python); build it
+    with `nox -s ppo --install-only`. The session then runs the PPO tests in it."""
+    pins = ["trl==1.12.0" if p.startswith("trl==") else p for p in Path("constraints.txt").read_text().splitlines()]
+    constraints = Path(session.create_tmp()) / "constraints-ppo.txt"
+    constraints.write_text("\n".join(pins) + "\n")
+    session.install("-c", str(constraints), "-e", ".[dev,training]")
+    session.run("pytest", "-q", "tests/training/test_ppo.py", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1"})
+
+
+@nox.session(python="3.11")
 def eval(session: nox.Session) -> None:  # noqa: A001 - the session's name is the user's word
     """Evaluate the embedded default model on the smoke suite and print the table.
     Extra arguments go to `bolt-eval run` (e.g. `nox -s eval -- --limit 4`)."""

@@ -10,7 +10,8 @@ first: `<output_dir>/sft/final/`, or `online.init`):
                     reference `online.reference` (policy_dpo.py)
   rloo, reinforce:  trl's RLOOTrainer / GRPOTrainer with the ORM as reward function
                     (policy_rl.py; the paper's Table 3 ablation)
-  ppo:              refused: trl 1.16 has no PPO (see PPO_HELP)
+  ppo:              trl 1.12.0's PPOTrainer with the recipe's classifier ORM as reward model
+                    (policy_ppo.py; in the .nox/ppo environment when this trl has no PPO)
 
 then the iteration's model `iter-<i>/final/` is evaluated into the run's trajectory
 (autoeval.py, when `eval.mode: inline`) and the policy's mean ORM reward on the held-out
@@ -44,11 +45,6 @@ from bolt_eval.training.workdir import StageDir, write_jsonl
 from bolt_eval.types import UserError
 
 STAGE = "online"
-PPO_HELP = (
-    "online.algorithm: ppo is not run by bolt-eval: trl 1.16 has no PPOTrainer (it left trl in 2026) and a "
-    "home-made PPO would be no reference. Train PPO with OpenRLHF (README, 'Stage 3: PPO') from the SFT model "
-    "with the same reward model, then evaluate its checkpoints with `bolt-eval watch`; or choose "
-    "online.algorithm: dpo, rloo or reinforce")
 
 
 def run(recipe: Recipe, progress: bool = True) -> str:
@@ -58,8 +54,10 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     from bolt_eval.training.sources import load_queries
 
     cfg = recipe.section("online")
-    if cfg.algorithm == "ppo":
-        raise UserError(f"{recipe.source}: {PPO_HELP}")
+    if cfg.algorithm == "ppo":  # a classifier ORM and trl's PPOTrainer (here or in .nox/ppo), or the fix
+        from bolt_eval.training.policy_ppo import preflight
+
+        preflight(recipe)
     if not cfg.prompts:
         raise UserError(f"{recipe.source}: online.prompts is empty; name the prompt files (see "
                         "training/recipes/tiny-cpu.yaml)")
@@ -167,6 +165,8 @@ class Iteration:
             self._write(record)
             if self.cfg.algorithm == "dpo":
                 self._dpo(record, final)
+            elif self.cfg.algorithm == "ppo":
+                self._ppo(record, final)
             else:
                 self._rl(record, final)
             self._write(record)
@@ -235,6 +235,17 @@ class Iteration:
                                     [reward], self.cfg, self.dir / "trainer", final, self.recipe.seed, self.progress)
         record["seconds"]["training"] = round(time.monotonic() - t0, 2)
         record.update(training=_log_record(history), resumed_from=resumed)
+
+    def _ppo(self, record: dict[str, Any], final: Path) -> None:
+        from bolt_eval.training.policy_ppo import train_ppo
+
+        self.reward_model.close()  # the PPO step loads its own copy as trl's reward model: free this one
+        t0 = time.monotonic()
+        out = train_ppo(self.policy, self.reference, [q.prompt for q in self.queries], self.recipe,
+                        self.dir / "trainer", final, self.progress)
+        record["seconds"]["training"] = round(time.monotonic() - t0, 2)
+        record.update(trainer_args=out["trainer_args"], training=_log_record(out["log_history"]), resumed_from=None,
+                      ppo_environment=out["environment"])
 
     def _write(self, record: dict[str, Any]) -> None:
         write_atomic(self.dir / "manifest.json", dump(record))

@@ -19,8 +19,9 @@ generating the samples itself (its hf path; trl's vLLM colocate mode fails on vl
   mean as baseline the advantage is (n-1)/n times RLOO's, so the two differ by that factor,
   by where the KL enters (loss vs reward) and by the loss normalisation. The paper does
   not say which REINFORCE variant it ran.
-- **ppo**: not here. trl 1.16 has no PPOTrainer (FACTS.md) and a home-made PPO is no
-  reference; online.py refuses it and says what to run instead.
+- **ppo**: not here: trl 1.16 has no PPOTrainer (FACTS.md) and a home-made PPO is no
+  reference. policy_ppo.py runs trl 1.12.0's PPOTrainer (its own `.nox/ppo` environment)
+  with the recipe's classifier ORM as trl's reward model.
 
 trl builds the KL reference from the policy's `config._name_or_path`
 (trl/trainer/rloo_trainer.py, `create_model_from_path(get_config_model_id(...))`), so the

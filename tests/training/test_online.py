@@ -1,6 +1,6 @@
 """Stage 3 end to end on the tiny Llama with the tiny reward model: one DPO iteration moves
 the policy's log-prob margin of chosen over rejected up; a kill during sampling or during
-training resumes with nothing sampled twice; a finished iteration is skipped; PPO is refused."""
+training resumes with nothing sampled twice; a finished iteration is skipped (PPO: test_ppo.py)."""
 
 from __future__ import annotations
 
@@ -143,13 +143,6 @@ def test_kill_during_training_then_resume_from_the_checkpoint(tmp_path, tiny_lla
     assert _lines(trainer.parent / "samples.jsonl") == samples
     assert manifest["training"]["steps"] == 2 * manifest["pairs"]["pairs"]
     assert not list(trainer.glob("checkpoint-*"))  # removed once the model was saved
-
-
-def test_ppo_is_refused_with_what_to_run(tmp_path, tiny_llama, tiny_reward_model):
-    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model), ["online.algorithm=ppo"])
-    with pytest.raises(UserError, match="OpenRLHF.*bolt-eval watch"):
-        run(recipe, progress=False)
-    assert not (tmp_path / "out" / "online").exists()
 
 
 def test_missing_sft_model_names_the_fix(tmp_path, tiny_llama, tiny_reward_model):
