@@ -27,7 +27,6 @@ Without --judge-repeats nothing of this runs and every file a run writes is unch
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import math
 import sys
@@ -98,10 +97,14 @@ def warn_greedy(judge: Any) -> None:
 
 
 def repeat_judge(judge: Any, r: int) -> Any:
-    """The judge asked for repeat r: the same backend, ledger, meter and budget, its seed
-    moved by r strides (so its keys and its samples differ from the original's)."""
-    other = copy.copy(judge)
-    other.spec = replace(judge.spec, params=judge.spec.params.with_(seed=judge.spec.params.seed + r * REPEAT_SEED_STRIDE))
+    """The judge asked for repeat r: a Judge of its own whose seed is moved by r strides (so
+    its keys and its samples differ from the original's), sharing the original's backend
+    (one model or client), ledger, meter and budget."""
+    from bolt_eval.judging.judge import Judge
+
+    params = judge.spec.params.with_(seed=judge.spec.params.seed + r * REPEAT_SEED_STRIDE)
+    other = Judge(replace(judge.spec, params=params), judge.ledger, judge.meter, judge.budget)
+    other.backend, other.live = judge.backend, getattr(judge, "live", True)
     return other
 
 
