@@ -1,6 +1,6 @@
-"""`train ablation` on the tiny offline Llama: two conditions (the set as it is, every digit
-corrupted) are each trained by stage 2's trainer and evaluated through `evaluate()`; the
-table has the untrained row, the baseline and the perturbed row with its paired delta; a
+"""`train ablation` on the tiny offline Llama: the set as it is, every digit corrupted, and
+the set as it is through LoRA are each trained by stage 2's trainer and evaluated through
+`evaluate()`; the table has the untrained row, the baseline and the others with paired deltas; a
 re-run trains and evaluates nothing; a kill inside the second condition resumes it from its
 last checkpoint without retraining the first; bad recipes name the file, line and key."""
 
@@ -27,7 +27,7 @@ THOUGHT = "First add 2 and 3: 2+3 = 5. Then check it: 5-3 = 2, so 5 is right."
 ANSWER = f"<internal_thoughts>{THOUGHT}</internal_thoughts><external_solution>The answer is \\boxed{{5}}.</external_solution>"
 
 
-def write_recipe(tmp_path: Path, model: Path, **sft: object) -> Path:
+def write_recipe(tmp_path: Path, model: Path, extra: tuple[dict[str, object], ...] = (), **sft: object) -> Path:
     rows = [{"messages": [{"role": "user", "content": f"Solve 2+3 ({i})."}, {"role": "assistant", "content": ANSWER}]}
             for i in range(4)]
     data = tmp_path / "base.jsonl"
@@ -37,7 +37,7 @@ def write_recipe(tmp_path: Path, model: Path, **sft: object) -> Path:
         "eval": {"tasks": [{"name": "math500", "data": str(MATH_FIXTURE), "limit": 2}], "max_new_tokens": 8},
         "sft": {"epochs": 1, "learning_rate": 1e-3, "batch_size": 2, "max_length": 128, "logging_steps": 1,
                 "device": "cpu", "warmup_ratio": 0.0, **sft},
-        "ablation": {"data": str(data), "seed": 1, "conditions": [{"kind": "none"}, {"kind": "digits", "ratio": 1.0}]},
+        "ablation": {"data": str(data), "seed": 1, "conditions": [{"kind": "none"}, {"kind": "digits", "ratio": 1.0}, *extra]},
     }
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -50,7 +50,8 @@ def snapshot(root: Path) -> dict[str, int]:
 
 
 def test_two_conditions_trained_evaluated_and_tabled_then_a_rerun_does_nothing(tmp_path: Path, tiny_llama: Path) -> None:
-    recipe = load_recipe(write_recipe(tmp_path, tiny_llama))
+    lora = {"kind": "none", "method": "lora"}  # the same set through LoRA (r 8 on this 64-wide model)
+    recipe = load_recipe(write_recipe(tmp_path, tiny_llama, (lora,), lora={"r": 8, "alpha": 16}))
     text = ablation.run(recipe, progress=False)
     folder = tmp_path / "out" / "ablation"
     base = (tmp_path / "base.jsonl").read_text()
@@ -63,21 +64,27 @@ def test_two_conditions_trained_evaluated_and_tabled_then_a_rerun_does_nothing(t
     report = json.loads((folder / "digits-100" / "data.jsonl.report.json").read_text())
     assert (report["kind"], report["ratio"], report["seed"], report["rows"], report["changed"]) == ("digits", 1.0, 1, 4, 4)
 
-    manifests = {s: json.loads((folder / s / "sft" / "manifest.json").read_text()) for s in ("none", "digits-100")}
+    slugs = ("none", "digits-100", "none-lora")
+    manifests = {s: json.loads((folder / s / "sft" / "manifest.json").read_text()) for s in slugs}
     for m in manifests.values():  # 4 rows, batch 2, 1 epoch
         assert (m["status"], m["examples"], m["steps"]) == ("complete", 4, 2)
+    assert [manifests[s]["trainer_args"]["learning_rate"] for s in slugs] == [1e-3] * 3
+    assert manifests["none-lora"]["served"].endswith("merged-final")  # the adapter, merged as served
+    assert manifests["none-lora"]["trainable_parameters"] < manifests["none"]["trainable_parameters"]
     records = [json.loads(line) for line in (folder / "conditions.jsonl").read_text().splitlines()]
-    assert [r["label"] for r in records] == ["t/untrained", "t/none", "t/digits-100"]
-    fingerprints = [json.loads((folder / r["slug"] / "trajectory.jsonl").read_text())["fingerprint"] for r in records]
-    assert len(set(fingerprints)) == 3  # untrained, and two different trained models
+    assert [r["label"] for r in records] == ["t/untrained", "t/none", "t/digits-100", "t/none-lora"]
+    assert [r["method"] for r in records] == [None, "full", "full", "lora"]
+    entries = [json.loads((folder / r["slug"] / "trajectory.jsonl").read_text()) for r in records]
+    assert len({e["fingerprint"] for e in entries}) == 4  # untrained, and three different trained models
+    assert entries[3]["lora"] and entries[3]["evaluated"].endswith("merged-final")
 
     table = json.loads((folder / "table.json").read_text())
-    assert table["baseline"] == "t/none" and table["models"] == ["t/untrained", "t/none", "t/digits-100"]
+    assert table["baseline"] == "t/none" and table["models"] == [r["label"] for r in records]
     cells = {r["model"]: r for r in table["rows"] if r["kind"] == "headline"}
-    assert set(cells) == {"t/untrained", "t/none", "t/digits-100"}
+    assert list(cells) == [r["label"] for r in records]
     assert all(c["task"] == "math500" and c["n"] == 2 for c in cells.values())
     assert cells["t/none"]["delta"] is None
-    for label in ("t/untrained", "t/digits-100"):  # paired to the baseline over the same 2 items
+    for label in ("t/untrained", "t/digits-100", "t/none-lora"):  # paired to the baseline over the same 2 items
         c = cells[label]
         assert c["delta"] == pytest.approx(c["mean"] - cells["t/none"]["mean"])
         assert c["delta_lo"] <= c["delta"] <= c["delta_hi"]
