@@ -93,8 +93,8 @@ def test_arena_agreeing_repeats_are_the_battle_bootstrap():
     per_prompt = [[bs, bs] for bs in prompts]
     valid = np.ones((2, 30), dtype=bool)
     for cluster in (False, True):
-        lo, hi = two_level_arena(per_prompt, valid, "length", rounds=40, cluster=cluster)
-        ref = style_control.bootstrap(flat, "length", rounds=40, cluster=cluster)["cand|hard_prompt"]
+        lo, hi = two_level_arena(per_prompt, valid, "length", rounds=20, cluster=cluster)
+        ref = style_control.bootstrap(flat, "length", rounds=20, cluster=cluster)["cand|hard_prompt"]
         assert (lo, hi) == pytest.approx((ref.lo, ref.hi), abs=1e-6)  # the same draws, fits to ~1e-8
 
 
