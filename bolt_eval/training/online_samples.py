@@ -4,8 +4,11 @@ BOLT (Pang et al., arXiv 2502.03860, Section 3.3) samples `n` responses per prom
 current policy (paper: 8, temperature 1.0, top-p 1.0) and scores each with the outcome
 reward model. Sampling goes through the harness's own backends (hf on CPU, vllm where there
 is one; `online.generator` picks the backend and its options, the model is always the
-current policy folder), each prompt with its own seed (derived from the recipe seed, the
-phase and the prompt id), so that a resumed run draws what an unbroken one would have.
+current policy folder). Prompts are drawn in fixed groups of the backend's batch size, each
+group with one seed (derived from the recipe seed, the phase and the group's prompt ids: hf
+batches only requests with equal sampling settings), so a resumed run draws what an unbroken
+one would have (unless the kill fell between two journal lines of one group: its remaining
+prompts are then drawn again on their own); nothing journalled is drawn twice.
 
     samples journal: {"key": prompt id, "seed", "samples": [{"text", "finish_reason",
                       "completion_tokens", "error"}]}   one record per prompt, as generated
@@ -58,27 +61,25 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
     if todo:
         params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                                 n=cfg.n)
-        seeds = [prompt_seed(seed, phase, q.id) for q in todo]
-        requests = [Request(q.id, 0, ({"role": "user", "content": q.prompt},), params.with_(seed=s))
-                    for q, s in zip(todo, seeds)]
+        spec = generator_spec(cfg, policy)
+        size = spec.chunk_size
+        groups = [queries[i:i + size] for i in range(0, len(queries), size)]
         bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{label or phase} sample", unit="prompt",
                    disable=not progress, file=sys.stderr)
-
-        def keep(i: int, completions: list[Any]) -> None:
-            journal.append({"key": todo[i].id, "seed": seeds[i], "samples": [
-                {"text": c.text, "finish_reason": c.finish_reason, "completion_tokens": c.completion_tokens,
-                 "error": c.error} for c in completions]})
-            bar.update(1)
-
-        spec = generator_spec(cfg, policy)
-        # hf batches only requests with equal sampling params, and every prompt has its own
-        # seed: one prompt per call costs nothing there and saves each prompt as it is done
-        chunk = 1 if spec.backend == "hf" else spec.chunk_size
         backend = build_backend(spec)
         try:
-            for start in range(0, len(requests), chunk):
-                for i, completions in enumerate(backend.generate(requests[start:start + chunk]), start):
-                    keep(i, completions)
+            for group in groups:
+                missing = [q for q in group if q.id not in journal]
+                if not missing:
+                    continue
+                group_seed = prompt_seed(seed, phase, "\0".join(q.id for q in group))
+                requests = [Request(q.id, 0, ({"role": "user", "content": q.prompt},), params.with_(seed=group_seed))
+                            for q in missing]
+                for q, completions in zip(missing, backend.generate(requests)):
+                    journal.append({"key": q.id, "seed": group_seed, "samples": [
+                        {"text": c.text, "finish_reason": c.finish_reason, "completion_tokens": c.completion_tokens,
+                         "error": c.error} for c in completions]})
+                    bar.update(1)
         finally:
             backend.close()
             bar.close()
