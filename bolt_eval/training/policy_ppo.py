@@ -36,6 +36,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -120,7 +121,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
-    from bolt_eval.training.policy_rl import save_final, trainer_args
+    from bolt_eval.training.policy_rl import trainer_args
     from bolt_eval.training.recipe import OnlineConfig, RewardComponent
     from bolt_eval.training.rewards.classifier import ClassifierReward
 
@@ -153,6 +154,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     model = AutoModelForCausalLM.from_pretrained(policy, dtype=dtype)
     ref_model = AutoModelForCausalLM.from_pretrained(spec["reference"], dtype=dtype)
     own_eos = model.generation_config.eos_token_id  # trl overwrites it with the tokenizer's eos
+    shutil.rmtree(final.with_name(final.name + ".partial"), ignore_errors=True)  # a killed run's half-written save
 
     rows = [{"input_ids": _prompt_ids(tokenizer, p)} for p in spec["prompts"] for _ in range(settings.n)]
     per_batch = settings.batch_size * settings.gradient_accumulation_steps
@@ -166,18 +168,28 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         trainer.train()
     model.generation_config.eos_token_id = own_eos
     model.config._name_or_path = str(final)
-    save_final(trainer, tokenizer, final)
     keep = ("num_train_epochs", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
             "lr_scheduler_type", "kl_coef", "kl_estimator", "num_ppo_epochs", "num_mini_batches", "cliprange",
             "cliprange_value", "vf_coef", "gamma", "lam", "whiten_rewards", "temperature", "response_length",
             "total_episodes", "num_total_batches", "seed", "bf16", "use_cpu")
     result = {"log_history": trainer.state.log_history,
               "trainer_args": {"class": "trl.experimental.ppo.PPOConfig",
-                               **{k: getattr(args, k) for k in keep if hasattr(args, k)}},
+                               **{k: _plain(getattr(args, k)) for k in keep if hasattr(args, k)}},
               "environment": {"python": sys.executable, "trl": trl.__version__, "pad_token": pad,
                               "value_model_from": "reward model", "rollouts": len(rows)}}
-    (work / "ppo-result.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+    partial = final.with_name(final.name + ".partial")
+    trainer.save_model(str(partial))  # on every rank (ZeRO-3 gathers the weights); trl saves the policy only
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(str(partial))
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)  # whole or not at all
+        (work / "ppo-result.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+    trainer.accelerator.wait_for_everyone()
     return result
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
 
 
 def _distinct_pad(tokenizer: Any, policy: Path) -> str:
