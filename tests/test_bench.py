@@ -40,6 +40,21 @@ def test_bench_quick_writes_record_and_summary(tmp_path):
     assert f"git {record['machine']['git_sha'][:10]}" in summary
 
 
+def test_statistics_case_quick_equals_the_golden(tmp_path):
+    """Case 5 in quick mode: the Arena-Hard-SC fit and bootstrap of 1 and 3 checkpoints give
+    the golden numbers of the serial fit (bench/cases/statistics_fit_golden.json) to 1e-6,
+    else the case exits with an error."""
+    cmd = [sys.executable, str(ROOT / "bench" / "run.py"), "--cases", "statistics_fit", "--quick", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [record_file] = tmp_path.glob("*-statistics_fit-quick.json")
+    one, three, *compare = json.loads(record_file.read_text())["cases"]["statistics_fit"]["rows"]
+    assert one["size"] == "156 battles" and three["what"] == "arena fit, 3 checkpoint(s)"
+    for row in (one, three):
+        assert row["max_abs_diff_vs_golden"] <= 1e-6 and row["cpu_s"] > 0
+    assert len(compare) == 2
+
+
 def test_fast_server_answers_openai_clients_counts_and_serves_concurrently():
     """The bench's loopback server (bench/cases/_fast_server.py): the official client reads
     its replies, every request is counted across workers, waiting requests overlap, and the
