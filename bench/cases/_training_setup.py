@@ -1,7 +1,9 @@
 """Shared set-up of the training cases (training_*.py): small models built offline, as the
 tests' fixtures build them (tests/conftest.py), and chat data in the long-CoT format.
 
-A 4-layer Llama (hidden 128) with a byte-level BPE trained on a few KB of text: random
+A 4-layer Llama (hidden 128) with a byte-level BPE (2000 tokens) trained on the stage-1
+exemplars and the ZebraLogic smoke puzzles, so the training prompts take about one token per
+3-4 characters (a 300-token BPE spent one per byte and overflowed the context): random
 weights, real architecture and tokenizer, a ChatML template; its steps take tens of
 milliseconds on one core, so a case runs in minutes and still shows any per-step overhead.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -24,12 +28,14 @@ def _tokenizer() -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    text = ["The answer is \\boxed{42}. Solve 2+3 and 7*6; think step by step. Wait, check each clue."] * 50
+    text = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "training" / "exemplars").glob("*.md"))]
+    text += (ROOT / "tasks" / "zebralogic" / "smoke.jsonl").read_text(encoding="utf-8").splitlines()
+    text += [ANSWER.format(a=i, b=7 - i, c=7) for i in range(8)]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=300, special_tokens=special,
+    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=2000, special_tokens=special,
                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    bos_token="<|im_start|>")
@@ -41,7 +47,7 @@ def _config(tok: Any, **extra: Any) -> Any:
     from transformers import LlamaConfig
 
     return LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
-                       num_attention_heads=4, num_key_value_heads=4, head_dim=32, max_position_embeddings=2048,
+                       num_attention_heads=4, num_key_value_heads=4, head_dim=32, max_position_embeddings=4096,
                        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
                        **extra)
 
