@@ -79,7 +79,7 @@ def run(quick: bool) -> dict[str, Any]:
     from cases._training_setup import chat_rows, median_ratio, small_llama, write_jsonl
 
     torch.set_num_threads(1)
-    rows, repeats = (16, 1) if quick else (96, 3)
+    rows, repeats = (16, 1) if quick else (48, 3)
     settings = {"epochs": 2, "learning_rate": 1e-4, "batch_size": 4, "max_length": 256, "logging_steps": 5}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
