@@ -107,12 +107,13 @@ def test_killed_in_the_second_condition_resumes_it_without_retraining_the_first(
     cmd = [sys.executable, "-m", "bolt_eval.cli", "train", "ablation", "--recipe", str(path), "--no-progress"]
     proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     first = folder / "digits-100" / "sft" / "checkpoint-1" / "trainer_state.json"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900  # generous: a shared 2-core machine under load is slow
     while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert first.exists(), proc.communicate()[1][-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    stderr = proc.communicate()[1]
+    assert first.exists(), stderr[-3000:]
     assert not (folder / "digits-100" / "sft" / "checkpoint-4").exists()  # killed before the end
     none_sft = snapshot(folder / "none")
     done = subprocess.run(cmd, env=cli_env(), capture_output=True, text=True, timeout=600)
