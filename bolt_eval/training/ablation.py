@@ -104,7 +104,8 @@ def run(recipe: Recipe, progress: bool = True, reference: str | None = None) -> 
     pool_path = resolve_path(cfg.pool) if cfg.pool else None
     if pool_path is not None and not pool_path.is_file():
         raise UserError(f"{recipe.source}: ablation.pool {cfg.pool}: no such file; point it at stage 1's "
-                        "<output_dir>/bootstrap/pool.jsonl (the sampled traces with their verifier scores)")
+                        "<output_dir>/bootstrap/pool.jsonl (sampled traces with their verifier scores) or at chat rows "
+                        "that each carry \"correct\": true or false (docs/perturb.md)")
     data_sha, pool_sha = file_sha256(data), file_sha256(pool_path) if pool_path else None
     keys = [(UNTRAINED, untrained_key(recipe))] + [
         (c.slug(), condition_key(recipe, c, data_sha, pool_sha)) for c in cfg.conditions]

@@ -214,7 +214,7 @@ class AblationConfig(Strict):
     conditions: list[AblationCondition]
     seed: int = 0  # the perturbations' seed (training keeps the recipe's seed)
     method: Literal["full", "lora"] | None = None  # for every condition that names none
-    pool: str | None = None  # wrong-answers: stage 1's bootstrap/pool.jsonl (traces with verifier scores)
+    pool: str | None = None  # wrong-answers: stage 1's bootstrap/pool.jsonl, or chat rows with "correct": true/false
 
     @model_validator(mode="after")
     def _one_baseline_no_twins(self) -> AblationConfig:
