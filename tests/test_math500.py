@@ -15,6 +15,9 @@ from bolt_eval.types import Sample, UserError
     ("The final answer is:\n\n$2+3 = 5$", ("5", "answer_phrase")),
     ("Answer: \\frac{6}{64}.", ("\\frac{6}{64}", "answer_phrase")),
     ("I get 3 and then 42 apples", ("42", "last_number")),
+    ("Find the answer: To find the answer, you can multiply $2+3$ by 4", ("4", "last_number")),
+    ("The answer is \\text{Evelyn}.", ("\\text{Evelyn}", "answer_phrase")),
+    ("The answer is 12 square units", ("12 square units", "answer_phrase")),
     ("no idea", (None, "none")),
 ])
 def test_extract_answer(text, expected):

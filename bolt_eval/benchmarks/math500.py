@@ -26,6 +26,7 @@ TEMPLATE = (
 VERIFY_TIMEOUT_S = 5
 _ANSWER_PHRASE = re.compile(r"answer\s*(?:is|:)\s*:?", re.I)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+_PROSE = re.compile(r"[A-Za-z]{2,}[,;]?\s+[A-Za-z]{2,}\s+[A-Za-z]{2,}")  # three words in a row
 
 
 def extract_answer(text: str) -> tuple[str | None, str]:
@@ -52,9 +53,12 @@ def extract_answer(text: str) -> tuple[str | None, str]:
 
 def _first_expression(rest: str) -> str | None:
     """The first non-empty line after "answer is", without $ and a closing period; of an
-    equation, the right-hand side ("$2+3 = 5$" -> "5")."""
+    equation, the right-hand side ("$2+3 = 5$" -> "5"). A line of prose ("To find the answer,
+    multiply $2+3$ by ...") is no answer: math-verify would read an expression out of it."""
     line = next((ln.strip() for ln in rest.splitlines() if ln.strip()), "")
     line = line.strip().rstrip(".").strip().strip("$").strip()
+    if _PROSE.search(re.sub(r"\\[a-zA-Z]+(\{[^{}]*\})?", " ", line)):
+        return None
     return line.rsplit("=", 1)[-1].strip() or None
 
 
