@@ -63,8 +63,8 @@ class Judge:
         self.meter = meter
         self.budget = budget
         self.id = json.dumps(backends.get(spec.backend.backend).identity(spec.backend), sort_keys=True)
-        self._key_params = spec.params.to_dict()  # once: asdict() per key was 6% of a judge call's CPU
-        self._keys: dict[int, tuple[JudgePrompt, str]] = {}  # id(prompt) -> (prompt, key), for one run()
+        self._key_params = (spec.params, spec.params.to_dict())  # asdict() per key was 6% of a call's CPU
+        self._keys: dict[int, tuple[JudgePrompt, SamplingParams, str]] = {}  # id(prompt) -> memo, for one run()
         self.calls = 0  # judge calls made by this process
         self.live = True  # False: run() answers from the ledger only (judging/batch.py asks the judge)
         self.backend = LazyBackend(spec.backend)  # built only when a call is needed
@@ -77,11 +77,14 @@ class Judge:
     def key(self, prompt: JudgePrompt) -> str:
         """The prompt's ledger key, hashed once per prompt object within a run(): run() asks
         for it about eight times per prompt, a third of a warm re-run's CPU (cProfile)."""
+        params = self.spec.params  # judging/noise.py gives a copy of the judge other params
+        if self._key_params[0] is not params:
+            self._key_params = (params, params.to_dict())
         hit = self._keys.get(id(prompt))
-        if hit is None or hit[0] is not prompt:  # the prompt held in the memo keeps its id unique
-            hit = self._keys[id(prompt)] = (prompt, judgment_key(self.id, prompt.template, prompt.messages,
-                                                                  self._key_params))
-        return hit[1]
+        if hit is None or hit[0] is not prompt or hit[1] is not params:  # the memo holds the prompt: ids stay unique
+            hit = self._keys[id(prompt)] = (prompt, params, judgment_key(self.id, prompt.template, prompt.messages,
+                                                                          self._key_params[1]))
+        return hit[2]
 
     def lookup(self, prompts: list[JudgePrompt]) -> dict[str, Entry]:
         """Ledger rows for these prompts, re-parsed (and re-stored) where the parser changed."""
