@@ -56,7 +56,7 @@ def trainer_args(settings: Any, output_dir: Path, seed: int, progress: bool) -> 
         logging_steps=settings.logging_steps, save_strategy="steps" if settings.save_steps else "epoch",
         save_steps=settings.save_steps or 500, use_cpu=cpu, bf16=bf16, deepspeed=settings.deepspeed, seed=seed,
         report_to="none", disable_tqdm=not progress,
-        **({"gradient_checkpointing": True} if settings.gradient_checkpointing else {}),
+        activation_checkpointing=settings.gradient_checkpointing,  # trl's configs default it on: say it always
     )
 
 

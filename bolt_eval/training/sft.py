@@ -124,7 +124,7 @@ def trainer_args(recipe: Any, out: Path, progress: bool) -> Any:
         logging_steps=cfg.logging_steps, logging_first_step=True, seed=recipe.seed, data_seed=recipe.seed,
         use_cpu=use_cpu, bf16=bf16, deepspeed=str(resolve_path(cfg.deepspeed)) if cfg.deepspeed else None,
         report_to="none", disable_tqdm=not progress,
-        **({"activation_checkpointing": True} if cfg.gradient_checkpointing else {}))
+        activation_checkpointing=cfg.gradient_checkpointing)  # trl defaults it on: say it always
 
 
 def build_trainer(recipe: Any, out: Path, rows: list[dict[str, Any]], progress: bool, callbacks: list[Any]) -> Any:
