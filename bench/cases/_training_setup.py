@@ -93,3 +93,11 @@ def median_ratio(a: list[float], b: list[float]) -> float:
     import statistics
 
     return statistics.median(x / y for x, y in zip(a, b))
+
+
+def zebra_source(tmp: Path, count: int, name: str) -> Path:
+    """The first `count` smoke ZebraLogic puzzles as a query file `tmp/name` (stage 1 and 3 cases)."""
+    rows = (ROOT / "tasks/zebralogic/smoke.jsonl").read_text().splitlines()[:count]
+    source = tmp / name
+    source.write_text("".join(json.dumps(json.loads(r)) + "\n" for r in rows))
+    return source

@@ -32,10 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def write_recipe(tmp: Path, model_dir: Path, queries: int, n: int, max_new: int, chunk: int) -> Path:
     import yaml
+    from cases._training_setup import zebra_source
 
-    rows = [json.loads(line) for line in (ROOT / "tasks/zebralogic/smoke.jsonl").read_text().splitlines()][:queries]
-    source = tmp / "queries.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = zebra_source(tmp, queries, "queries.jsonl")
     path = tmp / "recipe.yaml"
     path.write_text(yaml.safe_dump({
         "name": "bench-bootstrap", "output_dir": str(tmp / "out"), "model": str(model_dir), "thoughts": "bolt",

@@ -26,15 +26,13 @@ from typing import Any
 
 TITLE = "11. Training, stage 3: one online-DPO iteration (sampling, scoring, training) vs a bare trl DPOTrainer"
 ORDER = 11
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_recipe(tmp: Path, policy: Path, rm: Path, prompts: int, n: int, max_new: int, dpo: dict[str, Any]) -> Path:
     import yaml
+    from cases._training_setup import zebra_source
 
-    rows = [json.loads(line) for line in (ROOT / "tasks/zebralogic/smoke.jsonl").read_text().splitlines()][:prompts]
-    source = tmp / "prompts.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = zebra_source(tmp, prompts, "prompts.jsonl")
     path = tmp / "recipe.yaml"
     path.write_text(yaml.safe_dump({
         "name": "bench-online", "output_dir": str(tmp / "out"), "model": str(policy), "thoughts": "bolt",
