@@ -118,7 +118,10 @@ def _run_until(recipe: Path, ready, timeout: float = 300.0) -> None:
 
 
 def test_kill_during_sampling_then_resume_samples_nothing_twice(tmp_path, tiny_llama, tiny_reward_model):
-    path = _recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=8, max_new_tokens=16, held_out=[])
+    # groups of 2 prompts per generate call (one seed each), so the kill lands between groups
+    generator = {"model": str(tiny_llama), "backend": "hf", "batch_size": 2, "device": "cpu"}
+    path = _recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=8, max_new_tokens=16, held_out=[],
+                   generator=generator)
     journal = tmp_path / "out" / "online" / "iter-1" / "samples.jsonl"
     _run_until(path, lambda: journal.exists() and journal.read_text().count("\n") >= 2)
     kept = len(_lines(journal))
@@ -128,6 +131,8 @@ def test_kill_during_sampling_then_resume_samples_nothing_twice(tmp_path, tiny_l
     assert manifest["sampling"] == {"prompts": 8, "generated": 8 - kept, "resumed": kept}
     keys = [r["key"] for r in _lines(journal)]
     assert sorted(keys) == sorted(f"q{i}" for i in range(8))  # each prompt once: nothing sampled twice
+    seeds = {r["key"]: r["seed"] for r in _lines(journal)}
+    assert all(seeds[f"q{i}"] == seeds[f"q{i + 1}"] != seeds[f"q{i + 2}"] for i in (0, 2, 4))  # one seed per group
 
 
 def test_kill_during_training_then_resume_from_the_checkpoint(tmp_path, tiny_llama, tiny_reward_model):
