@@ -89,20 +89,15 @@ def from_args(args: Any, sampling: dict[str, Any]) -> BestOf | None:
 def load_reward(path: str, thoughts: str, out: str) -> Any:
     """A reward spec file as the training package's RewardModel (nothing loaded yet). A judge
     component keeps its judgments in `<out>/judgments.sqlite`, the run store's ledger."""
-    import yaml
     from pydantic import TypeAdapter, ValidationError
 
-    from bolt_eval.training.recipe import Recipe, RewardComponent, _line_of, resolve_path
+    from bolt_eval.training.recipe import Recipe, RewardComponent, _line_of, read_yaml, resolve_path
     from bolt_eval.training.rewards import build_reward
 
     p = resolve_path(path)
     if not p.is_file():
         raise UserError(f"--reward {path}: no such file; give a reward spec such as training/rewards/verifier.yaml")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise UserError(f"{p}: not valid YAML: {err}") from err
+    text, data = read_yaml(p)
     if not isinstance(data, list) or not data:
         raise UserError(f"{p}: a reward spec is a YAML list of components ('- kind: classifier | judge | verifier | "
                         "format'), written as a recipe's reward section")

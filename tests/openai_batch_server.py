@@ -28,10 +28,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
-from openai_server import _Server, completion_body
+from openai_server import Serving, completion_body
 
 
-class BatchServer:
+class BatchServer(Serving):
     def __init__(self, reply: Callable[[dict[str, Any]], str]) -> None:
         self.reply = reply
         self.polls = 1
@@ -50,22 +50,11 @@ class BatchServer:
         self._released = threading.Event()
         self._lock = threading.RLock()
         self._n = 0
-        self.httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> BatchServer:
-        self.thread.start()
-        return self
+        self._bind()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__exit__(*exc)
 
     def trap(self, point: str) -> threading.Event:
         self.traps = {point}

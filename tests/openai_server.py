@@ -39,7 +39,31 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that gave up (a timeout) leaves a broken pipe: expected, not news
 
 
-class LoopbackServer:
+class Serving:
+    """A loopback HTTP server on a free port, served from a daemon thread while in `with`."""
+
+    def _bind(self) -> None:
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class LoopbackServer(Serving):
     def __init__(self, reply: Reply, latency_s: float = 0.0) -> None:
         self.reply = reply
         self.latency_s = latency_s
@@ -51,21 +75,7 @@ class LoopbackServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self.httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._bind()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

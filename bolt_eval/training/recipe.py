@@ -292,15 +292,20 @@ def resolve_model(model: str) -> str:
     return str(p.resolve()) if p.exists() else model
 
 
+def read_yaml(path: Path) -> tuple[str, Any]:
+    """A YAML file's text (for line numbers in errors) and its data; bad YAML names the file."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return text, yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {err}") from err
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = resolve_path(str(path))
     if not path.is_file():
         raise UserError(f"{path}: no such recipe; see training/recipes/ for examples")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML: {err}") from err
+    text, data = read_yaml(path)
     if not isinstance(data, dict):
         raise UserError(f"{path}: a recipe is a mapping of keys (name, output_dir, model, ...)")
     for item in overrides or []:
