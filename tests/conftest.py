@@ -93,20 +93,3 @@ def bolt(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """`bolt-eval ARGS` as a user runs it: a real process, real files, real exit code."""
     return subprocess.run([sys.executable, "-m", "bolt_eval.cli", *args], capture_output=True, text=True,
                           env=cli_env(), timeout=timeout)
-
-
-def run_default_model(tmp_path: Path, task: str, data: Path, limit: int, *extra: str) -> tuple[str, Path]:
-    """The default model on a few items of one task, through the CLI; returns the task's
-    table row and its run folder."""
-    out = bolt("run", "--model", "default", "--tasks", task, "--data", str(data), "--limit", str(limit),
-               "--out", str(tmp_path / "r"), "--no-progress", *extra)
-    assert out.returncode == 0, out.stderr
-    row = next(line for line in out.stdout.splitlines() if f"| {task} " in line)
-    [run] = (tmp_path / "r").glob(f"default--{task}--*")
-    return row, run
-
-
-def judged_by_default_model(tmp_path: Path, task: str, data: Path, limit: int, *extra: str) -> tuple[str, Path]:
-    """The same with the default model as its own (substitute) judge, every failure tolerated."""
-    return run_default_model(tmp_path, task, data, limit, "--judge-model", "default", "--judge-parse-retries", "0",
-                             "--max-judge-failures", "1", *extra)

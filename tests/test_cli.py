@@ -6,7 +6,7 @@ import sys
 import time
 
 import pytest
-from conftest import MATH_FIXTURE, bolt, cli_env, run_default_model
+from conftest import MATH_FIXTURE, bolt, cli_env
 
 
 def test_help_is_instant_and_imports_no_torch():
@@ -72,15 +72,3 @@ def test_configuration_errors_exit_2_and_write_nothing(tmp_path, args, message):
     out = bolt(*base, *args)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "res").exists()
-
-
-@pytest.mark.slow
-def test_default_model_end_to_end(tmp_path):
-    row, run = run_default_model(tmp_path, "math500", MATH_FIXTURE, 3, "--max-new-tokens", "48")
-    assert row.startswith("| default | math500 | accuracy (%) |")
-    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
-    expected = [json.loads(line)["unique_id"] for line in MATH_FIXTURE.read_text().splitlines()[:3]]
-    assert [r["id"] for r in records] == expected
-    assert all(0 < r["outputs"][0]["turns"][0]["completion_tokens"] <= 48 for r in records)
-    manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["config"]["backend"]["model"]["location"].endswith("SmolLM2-135M-Instruct")

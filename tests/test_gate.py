@@ -4,6 +4,7 @@ summary and the JUnit XML; and the project's own CI gate on the smoke suite."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -124,6 +125,14 @@ def test_ci_gate_default_model_on_the_smoke_suite(tmp_path):
 
     out = bolt(*smoke_command(tmp_path / "results"), timeout=1500)
     assert out.returncode == 0, out.stderr
+    assert "| default | math500 | accuracy (%) |" in out.stdout and "| default | zebralogic | cell_accuracy (%) |" in out.stdout
+    [math] = (tmp_path / "results").glob("default--math500--*")
+    records = [json.loads(line) for line in (math / "samples.jsonl").read_text().splitlines()]
+    expected = [json.loads(line)["unique_id"] for line in (ROOT / "tasks/math500/fixture.jsonl").read_text().splitlines()[:12]]
+    assert [r["id"] for r in records] == expected  # the data's order, one record per problem
+    assert all(0 < r["outputs"][0]["turns"][0]["completion_tokens"] <= 128 for r in records)
+    manifest = json.loads((math / "manifest.json").read_text())
+    assert manifest["config"]["backend"]["model"]["location"].endswith("SmolLM2-135M-Instruct")
     out = bolt("gate", "--baseline", str(BASELINE), "--candidate", str(tmp_path / "results"),
                "--config", str(BASELINE / "gate.yaml"))
     assert out.returncode == 0, out.stdout + out.stderr

@@ -277,3 +277,11 @@ def test_the_smoke_suite_on_the_default_model_has_a_number_and_full_coverage_in_
         assert cov["judged"] == cov["total"] and sum(cov["by_method"].values()) == cov["total"]
         note = f"({cov['by_method']['constrained']}/{cov['total']} constrained)"
         assert (note in rows[task][8]) == (cov["by_method"]["constrained"] > 0)
+    # 2 questions x 2 turns, 2 tasks x (1 grade + 2 battles), 2 prompts x 2 orders: one hf judge call each, free
+    calls = {"mt_bench": 4, "wildbench": 6, "arena_hard": 4}
+    for task, n in calls.items():
+        [run] = (tmp_path / "r").glob(f"default--{task}--*")
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["config"]["judge"]["model"]["backend"] == "hf", task
+        assert manifest["tokens"]["judge"]["calls"] == n and manifest["tokens"]["judge"]["completion"] > 0, task
+        assert manifest["cost_usd"]["total"] == 0.0, task

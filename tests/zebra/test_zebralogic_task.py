@@ -4,7 +4,7 @@ default model end to end, and the errors a bad puzzle file gets."""
 import json
 
 import pytest
-from conftest import ROOT, bolt, run_default_model
+from conftest import ROOT, bolt
 
 from bolt_eval.benchmarks.zebralogic import ZebraLogic, generated_set
 from bolt_eval.types import UserError
@@ -64,11 +64,3 @@ def test_generate_command_is_deterministic(tmp_path):
         assert out.returncode == 0 and "wrote 6 puzzles" in out.stdout
     assert a.read_bytes() == b.read_bytes()
     assert bolt("zebra", "generate", "--sizes", "9x9", "--out", str(a)).returncode == 2
-
-
-@pytest.mark.slow
-def test_default_model_on_small_puzzles(tmp_path):
-    row, run = run_default_model(tmp_path, "zebralogic", SMOKE, 2, "--max-new-tokens", "64")
-    assert row.startswith("| default | zebralogic | cell_accuracy (%) |")
-    m = json.loads((run / "summary.json").read_text())["metrics"]
-    assert m["cell_accuracy"]["n"] == 2 and 0.0 <= m["cell_accuracy"]["mean"] <= 1.0
