@@ -318,20 +318,30 @@ def _log_record(history: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summary_table(held: dict[int, Any], rows: list[dict[str, Any]]) -> str:
+    """One row per iteration: pairs and drops, the training prompts' sample reward, the DPO
+    margin at the last logged step, the held-out reward with its paired change from the
+    iteration before [95% CI], and each phase's seconds."""
     def num(v: Any) -> str:
         return "-" if v is None else f"{v:.3f}"
 
+    def delta(d: Any) -> str:
+        return "-" if not d else f"{d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+
+    phases = ("sampling", "scoring", "training", "held_out", "evaluation")
     lines = ["| iteration | algorithm | pairs | all equal | too few valid | failed rewards | sample reward | "
-             "held-out reward | train s |", "|---|---|---|---|---|---|---|---|---|"]
+             "margin (last step) | held-out reward | held-out Δ vs previous | seconds: " + " / ".join(phases) + " |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     h0 = held.get(0)
-    lines.append(f"| 0 (start) | - | - | - | - | - | - | {num(h0 and h0['reward']['mean'])} | - |")
+    lines.append(f"| 0 (start) | - | - | - | - | - | - | - | {num(h0 and h0['reward']['mean'])} | - | - |")
     for r in rows:
         p = r.get("pairs", {})
         dropped = p.get("dropped", {})
         sample_mean = r.get("reward", {}).get("mean", r.get("training", {}).get("reward"))
+        margin = r.get("training", {}).get("last", {}).get("rewards/margins")
         h = r.get("held_out_reward")
+        seconds = " / ".join(f"{r['seconds'][k]:.0f}" if k in r["seconds"] else "-" for k in phases)
         lines.append(f"| {r['iteration']} | {r['algorithm']} | {p.get('pairs', '-')} | {dropped.get('all_equal', '-')} | "
                      f"{dropped.get('too_few_valid', '-')} | {r.get('reward', {}).get('failed', '-')} | "
-                     f"{num(sample_mean)} | {num(h and h['reward']['mean'])} | "
-                     f"{r['seconds'].get('training', '-')} |")
+                     f"{num(sample_mean)} | {num(margin)} | {num(h and h['reward']['mean'])} | "
+                     f"{delta(h and h.get('delta_vs_previous'))} | {seconds} |")
     return "\n".join(lines)

@@ -156,12 +156,14 @@ def save_final(trainer: Any, tokenizer: Any, final: Path) -> None:
 
 
 def summarize_log(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean of each metric trl logged during training (reward, kl, loss, ...), and the steps."""
+    """Mean of each metric trl logged during training (reward, kl, loss, ...), the last logged
+    value of each under "last" (where the policy ended: DPO's margin, say), and the steps."""
     sums: dict[str, list[float]] = {}
     for entry in history:
         for k, v in entry.items():
             if isinstance(v, (int, float)) and k not in ("epoch", "step"):
                 sums.setdefault(k, []).append(float(v))
     out: dict[str, Any] = {k: sum(v) / len(v) for k, v in sums.items()}
+    out["last"] = {k: v[-1] for k, v in sums.items()}
     out["steps"] = max((e.get("step", 0) for e in history), default=0)
     return out

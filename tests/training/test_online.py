@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bolt_eval.training.online import run
+from bolt_eval.training.online import run, summary_table
 from bolt_eval.training.recipe import load_recipe
 from bolt_eval.types import UserError
 
@@ -186,3 +186,14 @@ def test_prompts_per_iteration_take_the_next_slice():
     q = list("abcde")
     assert iteration_prompts(q, None, 2) == q and iteration_prompts(q, 9, 2) == q
     assert [iteration_prompts(q, 2, i) for i in (1, 2, 3, 4)] == [["a", "b"], ["c", "d"], ["e", "a"], ["b", "c"]]
+
+
+def test_the_summary_table_shows_margin_held_out_change_and_phase_seconds():
+    held = {0: {"reward": {"mean": 1.0}}}
+    row = {"iteration": 1, "algorithm": "dpo", "pairs": {"pairs": 6, "dropped": {"all_equal": 2, "too_few_valid": 0}},
+           "reward": {"mean": 0.852, "failed": 0}, "training": {"rewards/margins": 0.1, "last": {"rewards/margins": 0.42}},
+           "held_out_reward": {"reward": {"mean": 1.0156}, "delta_vs_previous": {"mean": 0.0156, "lo": 0.0, "hi": 0.0469}},
+           "seconds": {"sampling": 739.56, "scoring": 0.04, "training": 312.72, "held_out": 318.61, "evaluation": 116.36}}
+    lines = summary_table(held, [row]).splitlines()
+    assert lines[2] == "| 0 (start) | - | - | - | - | - | - | - | 1.000 | - | - |"
+    assert lines[3] == "| 1 | dpo | 6 | 2 | 0 | 0 | 0.852 | 0.420 | 1.016 | +0.016 [+0.000, +0.047] | 740 / 0 / 313 / 319 / 116 |"

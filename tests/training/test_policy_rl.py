@@ -65,7 +65,9 @@ def test_rl_runs_a_few_steps_with_a_callable_reward(tmp_path, tiny_llama, algori
     assert (first_kl != 0) if perturb_ref else (first_kl == pytest.approx(0.0, abs=1e-6))
     before, after = _weights(tiny_llama), _weights(final)
     assert any(not bool((before[k] == after[k]).all()) for k in before)
-    assert summarize_log(history)["steps"] == 2 and math.isfinite(summarize_log(history)["loss"])
+    summary = summarize_log(history)
+    assert summary["steps"] == 2 and math.isfinite(summary["loss"])
+    assert summary["last"]["reward"] == logged[-1]["reward"]  # where training ended, beside the mean
 
 
 def test_a_step_must_hold_whole_groups(tmp_path):
