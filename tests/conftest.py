@@ -93,3 +93,9 @@ def bolt(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """`bolt-eval ARGS` as a user runs it: a real process, real files, real exit code."""
     return subprocess.run([sys.executable, "-m", "bolt_eval.cli", *args], capture_output=True, text=True,
                           env=cli_env(), timeout=timeout)
+
+
+def default_rows(stdout: str) -> dict[str, list[str]]:
+    """The run table's rows of the `default` model, by task: each row's stripped cells."""
+    return {cells[2]: cells for line in stdout.splitlines()
+            if len(cells := [c.strip() for c in line.split("|")]) > 4 and cells[1] == "default"}

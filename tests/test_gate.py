@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, bolt
+from conftest import MATH_FIXTURE, ROOT, bolt, default_rows
 from openai_server import LoopbackServer
 from run_factory import MT_IDS, grading_judge, math_run, mt_run
 
@@ -125,12 +125,11 @@ def test_ci_gate_default_model_on_the_smoke_suite(tmp_path):
 
     out = bolt(*smoke_command(tmp_path / "results"), timeout=1500)
     assert out.returncode == 0, out.stderr
-    rows = {cells[2]: cells[3] for line in out.stdout.splitlines()
-            if len(cells := [c.strip() for c in line.split("|")]) > 4 and cells[1] == "default"}
+    rows = {task: cells[3] for task, cells in default_rows(out.stdout).items()}
     assert rows == {"math500": "accuracy (%)", "zebralogic": "cell_accuracy (%)", "mt_bench": "score"}
     [math] = (tmp_path / "results").glob("default--math500--*")
     records = [json.loads(line) for line in (math / "samples.jsonl").read_text().splitlines()]
-    expected = [json.loads(line)["unique_id"] for line in (ROOT / "tasks/math500/fixture.jsonl").read_text().splitlines()[:12]]
+    expected = [json.loads(line)["unique_id"] for line in MATH_FIXTURE.read_text().splitlines()[:12]]
     assert [r["id"] for r in records] == expected  # the data's order, one record per problem
     assert all(0 < r["outputs"][0]["turns"][0]["completion_tokens"] <= 128 for r in records)
     manifest = json.loads((math / "manifest.json").read_text())

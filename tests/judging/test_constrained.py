@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import bolt
+from conftest import bolt, default_rows
 from openai_server import LoopbackServer
 
 from bolt_eval.backends.base import BackendSpec, build_backend
@@ -262,8 +262,7 @@ def test_the_smoke_suite_on_the_default_model_has_a_number_and_full_coverage_in_
     out = bolt("run", "--model", "default", "--suite", "smoke", "--limit", "2", "--max-new-tokens", "64",
                "--judge-max-new-tokens", "64", "--out", str(tmp_path / "r"), "--no-progress", timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = {cells[2]: cells for line in out.stdout.splitlines()
-            if len(cells := [c.strip() for c in line.split("|")]) > 9 and cells[1] == "default"}
+    rows = default_rows(out.stdout)
     assert sorted(rows) == ["arena_hard", "math500", "mt_bench", "wildbench", "zebralogic"]
     for task, cells in rows.items():
         assert cells[4] != "nan", task
