@@ -195,6 +195,9 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         runs = [opened[p.run_id] for p in plans]
         candidate = LazyBackend(cfg.backend)
         stack.callback(candidate.close)
+        shared = [p.judge for p in plans if p.judge and p.judge.spec.backend == cfg.backend]
+        for judge in shared:  # the model judges itself: one engine (or server) for both roles
+            judge.backend = candidate
         delims = get_delimiters(cfg.thoughts)
         failures = []
         for p, run in zip(plans, runs):
@@ -202,7 +205,8 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             if cfg.best_of:
                 reuse_samples(store, run, p.manifest)
             failures += _generate_missing(run, p, candidate, cfg, delims, budget, meter)
-        candidate.close()  # free its memory before a local judge loads
+        if not shared:
+            candidate.close()  # free its memory before a local judge loads
         if budget.exhausted:  # some answers are missing: nothing to judge or aggregate yet
             raise _budget_reached(cfg, budget)
         if cfg.best_of:  # the reward model picks before anything is judged

@@ -57,5 +57,5 @@ def run(quick: bool) -> dict[str, Any]:
             {"process": "bare: load the default model, generate 16 tokens", "wall_s": bare_wall,
              "peak_RSS_MiB": bare_rss, "vs_bare": 1.0}]
     notes = ["vs bare: peak RSS over the bare process's; the difference is what the harness adds to one model in "
-             "memory (imports, data, scoring; the judge, the same model, loads after the candidate is freed)"]
+             "memory (imports, data, scoring; the judge is the candidate's own model, loaded once)"]
     return {"rows": rows, "notes": notes}

@@ -1,6 +1,7 @@
 """Constrained verdicts on vLLM (judging/constrained.py): guided choice by structured outputs
-on the offline engine and through a served model's `extra_body`, and continuation scores
-from `prompt_logprobs` that agree with the hf backend's on the same default model."""
+on the offline engine, and continuation scores from `prompt_logprobs` that agree with the hf
+backend's on the same default model. (Through a served model's `extra_body`: every verdict of
+the served smoke suite in test_serve.py.)"""
 
 from __future__ import annotations
 
@@ -63,16 +64,3 @@ def test_a_vllm_judge_records_constrained_verdicts(engine, tmp_path: Path) -> No
     assert "constrained" in (rate.method, arena.method)  # one token leaves no room for "[[N]]"
     assert rate.verdict in [float(g) for g in range(1, 11)]
     assert constrained.expected_grade(rate.parser, rate.choice_logprobs) is not None
-
-
-def test_a_served_judge_chooses_through_extra_body() -> None:
-    served = build_backend(BackendSpec("vllm-serve", "default", dtype="float32",
-                                       options={**ENGINE_OPTIONS, "serve_timeout_s": 600}))
-    try:
-        first = served.choose(requests())
-        again = served.choose(requests())
-    finally:
-        served.close()
-    assert [c.index for c in first] == [c.index for c in again]
-    for choice, prompt in zip(first, (RATE, ARENA)):
-        assert constrained.verdict(prompt.parser, choice.index)[0] is not None
