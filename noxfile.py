@@ -23,10 +23,22 @@ def install(session: nox.Session, extras: str = "dev") -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The whole test suite, with coverage. pytest's exit code 5 (no tests) fails the session."""
+    """The whole test suite, with coverage. pytest's exit code 5 (no tests) fails the session.
+
+    Without arguments, in two runs: the fast tests on two pytest-xdist workers, one torch
+    thread each (most of their time is Python, subprocesses and waits, which two workers
+    overlap), then the `slow` ones (the embedded model end to end) one at a time with every
+    core, since two of them side by side on two cores ran slower than one after the other.
+    With arguments (`nox -s tests -- -k gate`), one plain pytest run with them."""
     install(session, extras="dev,training")
-    session.run("pytest", "-q", "--cov=bolt_eval", "--cov-report=term:skip-covered", *session.posargs,
-                env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    report = ["--cov=bolt_eval", "--cov-report=term:skip-covered"]
+    if session.posargs:
+        session.run("pytest", "-q", *report, *session.posargs, env=env)
+        return
+    session.run("pytest", "-q", "-m", "not slow", "-n", "2", "--cov=bolt_eval", "--cov-report=",
+                env={**env, "OMP_NUM_THREADS": "1"})
+    session.run("pytest", "-q", "-m", "slow", "--cov-append", *report, env=env)
 
 
 @nox.session(python="3.11")

@@ -55,10 +55,10 @@ def wait_until_gone(env: dict[str, str], timeout_s: float = 60.0) -> list[psutil
 
 def test_smoke_suite_with_the_served_model_as_its_own_judge(tmp_path: Path, marked: dict[str, str]) -> None:
     out = tmp_path / "results"
-    # two items of each task, short answers, and one-token judge replies that never hold a
+    # one item of each task, short answers, and one-token judge replies that never hold a
     # verdict, so that every verdict is the server's guided choice (structured outputs
     # through `extra_body`); the judge is the candidate's own server
-    done = subprocess.run(bolt_eval("--suite", "smoke", "--limit", "2", "--max-new-tokens", "64",
+    done = subprocess.run(bolt_eval("--suite", "smoke", "--limit", "1", "--max-new-tokens", "64",
                                     "--judge-max-new-tokens", "1", "--judge-parse-retries", "0",
                                     "--out", str(out), *SERVED, "--judge-backend", "vllm-serve",
                                     *(f"--judge-{f[2:]}" for f in ENGINE_FLAGS if f.startswith("--engine-option"))),
@@ -76,7 +76,7 @@ def test_smoke_suite_with_the_served_model_as_its_own_judge(tmp_path: Path, mark
     assert all(manifests[t]["config"]["judge"]["model"]["backend"] == "vllm-serve" for t in judged)
     with sqlite3.connect(out / "judgments.sqlite") as db:
         rows = db.execute("SELECT status, method, verdict, completion_tokens FROM judgments").fetchall()
-    assert len(rows) == 4 + 4 + 6  # MT-Bench turns, Arena-Hard both orders, WildBench's score + 2 battles
+    assert len(rows) == 2 + 2 + 3  # MT-Bench's two turns, Arena-Hard's two orders, WildBench's score + 2 battles
     assert all(status == "ok" and method == "constrained" and json.loads(verdict) is not None and tokens == 1
                for status, method, verdict, tokens in rows), rows
     assert wait_until_gone(marked, 30) == []
