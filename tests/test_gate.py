@@ -138,7 +138,7 @@ def test_the_smoke_suite_on_the_default_model_has_a_number_and_full_coverage_in_
     assert sorted(rows) == ["arena_hard", "math500", "mt_bench", "wildbench", "zebralogic"]
     assert {task: cells[3] for task, cells in rows.items()} == {
         "math500": "accuracy (%)", "zebralogic": "cell_accuracy (%)", "mt_bench": "score",
-        "wildbench": "wb_score", "arena_hard": "win_rate (%)"}
+        "wildbench": "wb_score_macro", "arena_hard": "sc_win_rate (%)"}
     for task, cells in rows.items():
         assert cells[4] != "nan", task
     summaries = {p.parent.name.split("--")[1]: json.loads(p.read_text()) for p in results.glob("*/summary.json")}
