@@ -33,6 +33,22 @@ def test_n_samples_and_seeded_sampling(backend):
     assert [[c.text for c in cs] for cs in out] == [[c.text for c in cs] for cs in again]
 
 
+def test_n_samples_share_one_prefill_with_left_padding_positions(backend):
+    """n > 1 samples continue from one prefill per prompt (its KV cache copied n times); at a
+    temperature near 0 every sample must equal the greedy answer, the shortest (most padded)
+    prompt included, which fails if the prefill counts positions from the padding."""
+    def asks(**params):
+        p = SamplingParams(max_new_tokens=12, **params)
+        return [Request(str(i), 0, ({"role": "user", "content": "Solve " + "2+3 " * 5 * i},), p) for i in range(3)]
+
+    greedy = [cs[0].text for cs in backend.generate(asks())]
+    cold = backend.generate(asks(temperature=1e-6, n=3))
+    assert [[c.text for c in cs] for cs in cold] == [[g] * 3 for g in greedy]
+    rendered = [backend._render(r) for r in asks()]
+    assert [cs[0].prompt_tokens for cs in cold] == [len(backend.tokenizer(t, add_special_tokens=False)["input_ids"])
+                                                     for t in rendered]
+
+
 def test_greedy_n_samples_are_identical_copies(backend):
     out = backend.generate(requests(2, n=3))
     assert [len(cs) for cs in out] == [3, 3] and len({c.text for c in out[0]}) == 1

@@ -1,8 +1,8 @@
 """`hf` backend: transformers generation, batched, with the model's own chat template.
 
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
-generated in batches with left padding; `n` samples per prompt come from
-num_return_sequences. A prompt longer than the model's context (`max_position_embeddings`)
+generated in batches with left padding; `n` sampled answers per prompt continue from one
+prefill of the prompt, its KV cache copied n times (generate alone would prefill every copy). A prompt longer than the model's context (`max_position_embeddings`)
 fails or is cut from the left, as `--context-policy` says (backends/context.py). torch
 and transformers are imported only when a model is loaded.
 """
@@ -177,6 +177,7 @@ class HFBackend(Backend):
         keep = room(self.context, params.max_new_tokens)
         if keep is not None and enc["input_ids"].shape[1] > keep:  # left padding: the last columns hold every prompt's end
             enc = {k: v[:, -keep:] for k, v in enc.items()}
+        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()  # what the model sees
         sampling = params.temperature > 0
         per_prompt = params.n if sampling else 1  # greedy samples are all the same: decode once
         kwargs: dict[str, Any] = {
@@ -188,6 +189,9 @@ class HFBackend(Backend):
         if sampling:
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
             torch.manual_seed(params.seed + offset)
+            if per_prompt > 1 and enc["input_ids"].shape[1] > 1:  # generate would prefill each prompt once per sample: prefill once, copy the cache
+                kwargs.update(past_key_values=self._prefill(enc, per_prompt), num_return_sequences=1)
+                enc = {k: v.repeat_interleave(per_prompt, dim=0) for k, v in enc.items()}
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if params.stop:
@@ -197,7 +201,6 @@ class HFBackend(Backend):
             out = self.model.generate(**enc, **kwargs)
         elapsed = time.perf_counter() - t0
         new = out[:, enc["input_ids"].shape[1]:].tolist()
-        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()  # what the model saw
         eos = self._eos_ids()
         per_call = elapsed / max(len(new), 1)
         completions = []
@@ -215,6 +218,20 @@ class HFBackend(Backend):
             ))
         groups = [completions[k:k + per_prompt] for k in range(0, len(completions), per_prompt)]
         return [g * (params.n // per_prompt) for g in groups]
+
+    def _prefill(self, enc: dict[str, Any], copies: int) -> Any:
+        """The KV cache of every prompt but its last token (generate feeds that one), each row
+        repeated `copies` times: the prompt's prefill runs once for all its samples. Positions
+        count from each row's first real token, as generate counts them under left padding."""
+        import torch
+
+        mask = enc["attention_mask"][:, :-1]
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            cache = self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask,
+                               position_ids=positions, use_cache=True).past_key_values
+        cache.batch_repeat_interleave(copies)
+        return cache
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
