@@ -4,7 +4,8 @@ The policy starts from the previous iteration's model (the SFT model in iteratio
 the KL reference is the folder online.py names: the SFT model in every iteration (the
 paper's Eq. 2, Pang et al., arXiv 2502.03860) or the previous iteration's policy (as
 RLHFlow/Online-RLHF). Beta, learning rate, epochs, scheduler, warm-up, batch and gradient
-accumulation come from the recipe (trl `DPOConfig`, sigmoid loss). A killed training
+accumulation come from the recipe (trl `DPOConfig`, sigmoid loss); the reference's log-probs
+are computed once before training (`precompute_ref_log_probs`). A killed training
 resumes from its last trainer checkpoint (transformers `get_last_checkpoint`).
 """
 
@@ -21,8 +22,9 @@ from bolt_eval.training.policy_rl import save_final, trainer_args
 def dpo_args(settings: Any, work: Path, seed: int, progress: bool) -> Any:
     from trl import DPOConfig
 
+    # the reference's log-probs once per pair before training, not once per pair per epoch
     return DPOConfig(**trainer_args(settings, work, seed, progress), beta=settings.beta,
-                     max_length=settings.max_length)
+                     max_length=settings.max_length, precompute_ref_log_probs=True)
 
 
 def train_dpo(policy: Path, reference: Path, rows: list[dict[str, Any]], settings: Any, work: Path, final: Path,
@@ -42,7 +44,9 @@ def train_dpo(policy: Path, reference: Path, rows: list[dict[str, Any]], setting
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(policy, dtype=dtype)
-    ref_model = AutoModelForCausalLM.from_pretrained(reference, dtype=dtype)
+    # a reference equal to the starting policy is the policy itself for the precompute: one load
+    same = policy.resolve() == reference.resolve()
+    ref_model = None if same else AutoModelForCausalLM.from_pretrained(reference, dtype=dtype)
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)
     last = get_last_checkpoint(str(work)) if work.is_dir() else None
