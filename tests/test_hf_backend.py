@@ -4,9 +4,10 @@ from bolt_eval.backends.base import BackendSpec, build_backend
 from bolt_eval.types import Request, SamplingParams, UserError
 
 
-def requests(k, **params):
+def requests(k, spread=1, **params):
+    """k requests whose prompts grow by `spread` x "2+3 " each (more spread: more left padding)."""
     p = SamplingParams(**{"max_new_tokens": 8, **params})
-    return [Request(str(i), 0, ({"role": "user", "content": "Solve " + "2+3 " * i},), p) for i in range(k)]
+    return [Request(str(i), 0, ({"role": "user", "content": "Solve " + "2+3 " * spread * i},), p) for i in range(k)]
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +38,10 @@ def test_n_samples_share_one_prefill_with_left_padding_positions(backend):
     """n > 1 samples continue from one prefill per prompt (its KV cache copied n times); at a
     temperature near 0 every sample must equal the greedy answer, the shortest (most padded)
     prompt included, which fails if the prefill counts positions from the padding."""
-    def asks(**params):
-        p = SamplingParams(max_new_tokens=12, **params)
-        return [Request(str(i), 0, ({"role": "user", "content": "Solve " + "2+3 " * 5 * i},), p) for i in range(3)]
-
-    greedy = [cs[0].text for cs in backend.generate(asks())]
-    cold = backend.generate(asks(temperature=1e-6, n=3))
+    greedy = [cs[0].text for cs in backend.generate(requests(3, spread=5, max_new_tokens=12))]
+    cold = backend.generate(requests(3, spread=5, max_new_tokens=12, temperature=1e-6, n=3))
     assert [[c.text for c in cs] for cs in cold] == [[g] * 3 for g in greedy]
-    rendered = [backend._render(r) for r in asks()]
+    rendered = [backend._render(r) for r in requests(3, spread=5)]
     assert [cs[0].prompt_tokens for cs in cold] == [len(backend.tokenizer(t, add_special_tokens=False)["input_ids"])
                                                      for t in rendered]
 

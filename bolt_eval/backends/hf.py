@@ -2,8 +2,9 @@
 
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
 generated in batches with left padding; `n` sampled answers per prompt continue from one
-prefill of the prompt, its KV cache copied n times (generate alone would prefill every copy). A prompt longer than the model's context (`max_position_embeddings`)
-fails or is cut from the left, as `--context-policy` says (backends/context.py). torch
+prefill of the prompt, its KV cache copied n times (generate alone would prefill every
+copy). A prompt longer than the model's context (`max_position_embeddings`) fails or is
+cut from the left, as `--context-policy` says (backends/context.py). torch
 and transformers are imported only when a model is loaded.
 """
 
@@ -189,7 +190,7 @@ class HFBackend(Backend):
         if sampling:
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
             torch.manual_seed(params.seed + offset)
-            if per_prompt > 1 and enc["input_ids"].shape[1] > 1:  # generate would prefill each prompt once per sample: prefill once, copy the cache
+            if per_prompt > 1 and enc["input_ids"].shape[1] > 1:  # one prefill per prompt, not per sample
                 kwargs.update(past_key_values=self._prefill(enc, per_prompt), num_return_sequences=1)
                 enc = {k: v.repeat_interleave(per_prompt, dim=0) for k, v in enc.items()}
         else:
