@@ -103,6 +103,6 @@ def bench(session: nox.Session) -> None:
     """Performance benchmarks (not part of the tests): bench/run.py runs the cases in
     bench/cases/ and writes bench/results/<date>.json and .md. Extra arguments go to it
     (e.g. `nox -s bench -- --cases judging,zebralogic --quick`)."""
-    install(session)
+    install(session, extras="dev,training")  # the training cases run trl
     session.run("python", "bench/run.py", *session.posargs,
                 env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
