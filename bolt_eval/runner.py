@@ -4,11 +4,12 @@
 it. It runs in three phases: generate what is missing for every task (the candidate model
 is loaded only if something is), judge what is unjudged (the judge likewise), then
 aggregate. Generation is done in chunks of samples, each finished sample appended durably;
-judgments go to the ledger chunk by chunk. A killed run loses at most the chunk in flight
-and the same call resumes it. A sample that fails (an API error after retries, a missing
-replay answer) stops neither the other samples nor the other tasks: they are generated,
-judged and saved, and the evaluation ends `incomplete` (exit 2) for the same call to
-retry the failed ones.
+judgments go to the ledger chunk by chunk. The tasks' samples share chunks, and the runs
+that share a judge are judged in one pass, so a local engine batches across tasks. A
+killed run loses at most the chunk in flight and the same call resumes it. A sample that
+fails (an API error after retries, a missing replay answer) stops neither the other
+samples nor the other tasks: they are generated, judged and saved, and the evaluation
+ends `incomplete` (exit 2) for the same call to retry the failed ones.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bolt_eval.adoption import adoption
 from bolt_eval.backends.base import BackendSpec, LazyBackend
 from bolt_eval.benchmarks.base import Dataset, Task, select
 from bolt_eval.best_of import BestOf, choose_all, resolve, reuse_samples, run_config
-from bolt_eval.generation import generate_chunk, record
+from bolt_eval.generation import generate_missing
 from bolt_eval.judging.constrained import expected_records
 from bolt_eval.judging.batch import BatchSettings, adopt, judge_in_batches
 from bolt_eval.judging.cost import Budget, BudgetReached, Meter, load_prices
@@ -199,12 +200,11 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
         for judge in shared:  # the model judges itself: one engine (or server) for both roles
             judge.backend = candidate
         delims = get_delimiters(cfg.thoughts)
-        failures = []
         for p, run in zip(plans, runs):
             store.reuse_answers(run, p.manifest["generation_hash"])
             if cfg.best_of:
                 reuse_samples(store, run, p.manifest)
-            failures += _generate_missing(run, p, candidate, cfg, delims, budget, meter)
+        failures = generate_missing(plans, runs, candidate, cfg, delims, budget, meter)
         if not shared:
             candidate.close()  # free its memory before a local judge loads
         if budget.exhausted:  # some answers are missing: nothing to judge or aggregate yet
@@ -213,26 +213,41 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             choose_all(plans, runs, cfg)
         if cfg.batch:  # every pending judgment of every task as Batch API jobs; the loop below reads the ledger
             judge_in_batches(plans, runs, cfg.batch, budget, cfg.progress)
+        judgments = _judge_all(plans, runs, cfg)
         results = []
         for p, run in zip(plans, runs):
-            samples = [s for s in p.samples if s.id in run.records]  # all of them unless some failed
-            judged = None
-            if p.judge is not None and samples:
-                records = _records(run, p, samples)
-                calls = prompts_for(p.task, samples, records, p.templates)
-                bar = _bar(len(calls), f"{p.task.name} judge", cfg.progress)
-                judged = judge_records(records, calls, p.judge, bar.update)
-                bar.close()
+            judged, calls = judgments.get(p.run_id, (None, []))
+            if judged is not None:
                 if cfg.judge_noise:  # the judge asked again about a share of the items
                     judged = noise.judge_again(judged, calls, p.judge, cfg.judge_noise, p.task.name, cfg.progress)
                 run.write_judgments(judged.records)
-            if len(samples) == len(p.samples):
+            if all(s.id in run.records for s in p.samples):  # none failed
                 results.append(_finish(run, p, judged, cfg, meter, budget))
         if failures:
             raise IncompleteRun("; ".join(failures))
     if budget.exhausted:
         raise _budget_reached(cfg, budget)
     return results
+
+
+def _judge_all(plans: list[Plan], runs: list[Run], cfg: EvalConfig) -> dict[str, tuple[Judged, list[Any]]]:
+    """Each judged run's judgments and judge calls, by run id; the runs that share a judge
+    are judged in one pass of it (a local judge batches across tasks)."""
+    members: dict[int, list[tuple[Plan, list[dict[str, Any]], list[Any]]]] = {}
+    for p, run in zip(plans, runs):
+        samples = [s for s in p.samples if s.id in run.records]  # all of them unless some failed
+        if p.judge is not None and samples:
+            records = _records(run, p, samples)
+            members.setdefault(id(p.judge), []).append((p, records, prompts_for(p.task, samples, records, p.templates)))
+    out = {}
+    for group in members.values():
+        judge = group[0][0].judge
+        assert judge is not None
+        bar = progress_bar(sum(len(c) for *_, c in group), "judge", cfg.progress)
+        judged = judge_records([(records, calls) for _, records, calls in group], judge, bar.update)
+        bar.close()
+        out.update({p.run_id: (j, calls) for (p, _, calls), j in zip(group, judged)})
+    return out
 
 
 def _budget_reached(cfg: EvalConfig, budget: Budget) -> BudgetReached:
@@ -251,40 +266,6 @@ def _judge_calls_needed(p: Plan, done: dict[str, dict[str, Any]]) -> bool:
 
 def _any_judged(cfg: EvalConfig) -> bool:
     return any(benchmarks.get(t.name).official_judge for t in cfg.tasks)
-
-
-def _generate_missing(run: Run, p: Plan, backend: LazyBackend, cfg: EvalConfig, delims: Any,
-                      budget: Budget, meter: Meter) -> list[str]:
-    """Generate and store the samples the run lacks; returns the error message of a run
-    with failed samples (marked `incomplete` in its manifest), else nothing."""
-    task, samples = p.task, p.samples
-    todo = [s for s in samples if s.id not in run.records]
-    failures: list[str] = []
-    bar = _bar(sum(len(s.turns) for s in todo), f"{task.name}", cfg.progress)
-    size = cfg.chunk or cfg.backend.chunk_size
-    for start in range(0, len(todo), size):
-        if budget.exhausted:
-            break
-        chunk = todo[start:start + size]
-        if "provenance" not in run.manifest:  # every run that generates, not only the first
-            run.manifest["provenance"] = backend.get().describe()
-        outputs = generate_chunk(chunk, task, backend.get(), cfg.sampling, bar.update)
-        for c in (c for traj in (t for o in outputs for t in o) for _, c in traj):
-            budget.charge(meter, c.prompt_tokens, c.completion_tokens)
-        for sample, trajectories in zip(chunk, outputs):
-            errors = [c.error for traj in trajectories for _, c in traj if c.error]
-            if errors:
-                failures.append(f"{sample.id}: {errors[0]}")
-                continue
-            run.append(record(sample, trajectories, task, delims))
-    bar.close()
-    if not failures:
-        return []
-    run.manifest.update(status="incomplete", failed=len(failures))
-    run.write_manifest()
-    kept = (f"Finished samples are kept in {run.dir}; re-run the same command to retry the rest" if run.records
-            else "Nothing finished; re-run the same command to retry")
-    return [f"{task.name}: {len(failures)} of {len(samples)} samples failed, first: {failures[0]}. {kept}"]
 
 
 def _finish(run: Run, p: Plan, judged: Judged | None, cfg: EvalConfig, meter: Meter, budget: Budget) -> RunResult:
@@ -343,7 +324,7 @@ def _manifest(run_id: str, chash: str, config: dict[str, Any], cfg: EvalConfig, 
     }
 
 
-def _bar(total: int, desc: str, enabled: bool) -> Any:
+def progress_bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="gen", disable=not enabled or total == 0,

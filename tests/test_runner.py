@@ -19,3 +19,49 @@ def test_every_task_of_a_run_records_the_backend_provenance(tmp_path: Path) -> N
     results = evaluate(cfg)
     assert [r.manifest["provenance"]["backend"] for r in results] == ["replay", "replay"]
     assert results[1].manifest["provenance"] == results[0].manifest["provenance"]
+
+
+def test_tasks_are_generated_in_shared_chunks_and_judged_in_one_pass(tmp_path: Path, monkeypatch) -> None:
+    """A local engine batches across tasks: the first turns of every task go out in one
+    generate call, sorted by length, and one judge pass serves every run; each run's manifest still counts
+    the judge calls made for it, a judgment two runs share counted once."""
+    from openai_server import LoopbackServer
+    from run_factory import MT_SMOKE, grading_judge
+
+    from bolt_eval.backends.replay import ReplayBackend
+    from bolt_eval.judging.judge import JudgeSpec
+
+    mt_rows = MT_SMOKE.read_text().splitlines()
+    first_two = tmp_path / "mt-first-two.jsonl"  # another data file: another run, whose judgments run 1 also needs
+    first_two.write_text("\n".join(mt_rows[:2]) + "\n")
+    mt_ids = [str(json.loads(line)["question_id"]) for line in mt_rows]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(row) + "\n" for row in (
+        [{"id": r["unique_id"], "response": "no idea"} for r in MATH_ROWS[:2]]
+        + [{"id": q, "responses": [f"{q} one GRADE-{4 + i}", f"{q} two GRADE-{6 + i}"]} for i, q in enumerate(mt_ids)])))
+    calls: list[list[tuple[str, int]]] = []
+    lengths: list[list[int]] = []
+    generate = ReplayBackend.generate
+
+    def spy(self, requests, progress=None):
+        calls.append([(r.sample_id, r.turn) for r in requests])
+        lengths.append([sum(len(m["content"]) for m in r.messages) for r in requests])
+        return generate(self, requests, progress)
+
+    monkeypatch.setattr(ReplayBackend, "generate", spy)
+    with LoopbackServer(grading_judge) as server:
+        judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4, max_retries=0,
+                                      timeout_s=5.0), parse_retries=0)
+        cfg = EvalConfig(tasks=[TaskSpec("math500", str(MATH_FIXTURE), 2), TaskSpec("mt_bench", str(MT_SMOKE)),
+                                TaskSpec("mt_bench", str(first_two))],
+                         backend=BackendSpec("replay", str(answers)), out=str(tmp_path / "r"), judge=judge,
+                         progress=False)
+        math, mt, mt_two = evaluate(cfg)
+        assert len(server.requests) == 8  # 4 questions x 2 turns; run 3's 4 judgments are run 2's
+    math_ids = [r["unique_id"] for r in MATH_ROWS[:2]]
+    assert [sorted(c) for c in calls] == [sorted((i, 0) for i in math_ids + mt_ids + mt_ids[:2]),
+                                          sorted((q, 1) for q in mt_ids + mt_ids[:2])]
+    assert lengths[0] == sorted(lengths[0]) != lengths[0][::-1]  # first turns sorted by length across tasks
+    assert [r.manifest["runtime"]["judge_calls"] for r in (math, mt, mt_two)] == [0, 8, 0]
+    assert mt.summary["coverage"]["judged"] == 8 and mt_two.summary["coverage"]["judged"] == 4
+    assert mt_two.summary["headline"]["mean"] == 5.5  # grades 4, 6 and 5, 7

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bolt_eval.benchmarks.base import Task
+from bolt_eval.generation import chars
 from bolt_eval.judging import constrained
 from bolt_eval.judging.judge import Judge, JudgePrompt
 from bolt_eval.judging.templates import Template
@@ -38,11 +39,29 @@ def prompts_for(task: Task, samples: list[Sample], records: list[dict[str, Any]]
             for name, prompt in task.judge_prompts(s, o, templates).items()]
 
 
-def judge_records(records: list[dict[str, Any]], calls: list[tuple[int, int, str, JudgePrompt]], judge: Judge,
-                  progress: Any = None) -> Judged:
-    """Answer `calls` (from `prompts_for`) and attach the results to copies of `records`."""
-    before = judge.calls
-    entries = judge.run([p for *_, p in calls], progress)
+def judge_records(groups: list[tuple[list[dict[str, Any]], list[tuple[int, int, str, JudgePrompt]]]], judge: Judge,
+                  progress: Any = None) -> list[Judged]:
+    """Answer every group's `calls` (from `prompts_for`; a group is one run's records) in one
+    pass of the judge, so a local judge fills its batches across tasks, and attach each
+    group's results to copies of its records."""
+    prompts = [p for _, calls in groups for *_, p in calls]
+    keys = sorted({judge.key(p) for p in prompts})
+    before = {k: e.attempts for k, e in judge.ledger.get(keys).items()}
+    order = sorted(range(len(prompts)), key=lambda i: chars(prompts[i].messages))  # batches of alike lengths
+    entries: list[Any] = [None] * len(prompts)
+    for i, e in zip(order, judge.run([prompts[i] for i in order], progress)):
+        entries[i] = e
+    out, at = [], 0
+    for records, calls in groups:
+        mine = entries[at:at + len(calls)]
+        out.append(_attach(records, calls, mine, before, judge.constrain))
+        before.update({e.key: e.attempts for e in mine})  # a judgment two runs share: its calls count for the first
+        at += len(calls)
+    return out
+
+
+def _attach(records: list[dict[str, Any]], calls: list[tuple[int, int, str, JudgePrompt]], entries: list[Any],
+            before: dict[str, int], constrain: bool) -> Judged:
     out = [{**r, "outputs": [{**o, "judgments": {}} for o in r["outputs"]]} for r in records]
     for (i, k, name, _), e in zip(calls, entries):
         public = e.public()
@@ -54,7 +73,7 @@ def judge_records(records: list[dict[str, Any]], calls: list[tuple[int, int, str
     coverage = {"judged": statuses["ok"], "total": len(entries),
                 "rate": round(statuses["ok"] / len(entries), 6) if entries else 1.0,
                 "by_status": dict(sorted(statuses.items()))}
-    if judge.constrain:  # a judge whose verdicts may be constrained says how many were
+    if constrain:  # a judge whose verdicts may be constrained says how many were
         methods = Counter(e.method for e in entries if e.status == "ok")
         coverage["by_method"] = {m: methods[m] for m in ("free", "constrained")}
     return Judged(
@@ -63,5 +82,5 @@ def judge_records(records: list[dict[str, Any]], calls: list[tuple[int, int, str
         tokens={"prompt": sum(e.prompt_tokens for e in counted),
                 "completion": sum(e.completion_tokens for e in counted),
                 "calls": sum(e.attempts for e in counted)},
-        calls_made=judge.calls - before,
+        calls_made=sum(e.attempts - before.get(e.key, 0) for e in counted),  # each call made adds an attempt
     )
