@@ -2,15 +2,17 @@
 turn, and the record each sample leaves in samples.jsonl (response, thoughts, solution,
 tokens, score).
 
-The tasks' samples are pooled, sorted by prompt length, into chunks, so a local engine fills
-its batches across tasks with prompts alike in length: on 2 CPU cores a decoding step of the
-135M default model costs about the same for 4 and for 16 short sequences, but a batch is
-padded to its longest prompt (docs/performance.md). Every finished sample is appended to its
-own run at once; a killed run loses at most the chunk in flight.
+The tasks' samples are pooled into chunks, the tasks ordered by their median prompt length
+and each task's samples in data order, so a local engine fills its batches across tasks
+with prompts alike in length: on 2 CPU cores a decoding step of the 135M default model
+costs about the same for 4 and for 16 short sequences, but a batch is padded to its longest
+prompt (docs/performance.md). Every finished sample is appended to its own run at once; a
+killed run loses at most the chunk in flight.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from bolt_eval.benchmarks.base import Task
@@ -25,8 +27,12 @@ def generate_missing(plans: list[Any], runs: list[Any], backend: Any, cfg: Any, 
     its manifest), else nothing."""
     from bolt_eval.runner import progress_bar
 
-    todo = [(p, run, s) for p, run in zip(plans, runs) for s in p.samples if s.id not in run.records]
-    todo.sort(key=lambda t: chars(messages(t[2], [], t[0].task.prompt(t[2], 0))))  # a batch: prompts alike in length
+    missing = {id(run): [s for s in p.samples if s.id not in run.records] for p, run in zip(plans, runs)}
+    lengths = {id(run): statistics.median([chars(messages(s, [], p.task.prompt(s, 0))) for s in missing[id(run)]] or [0])
+               for p, run in zip(plans, runs)}
+    # tasks by their median prompt length, so a batch holds prompts alike in length; each run's samples in data order
+    todo = [(p, run, s) for p, run in sorted(zip(plans, runs), key=lambda pr: lengths[id(pr[1])])
+            for s in missing[id(run)]]
     failed: dict[int, list[str]] = {}
     bar = progress_bar(sum(len(s.turns) for *_, s in todo), "answers", cfg.progress)
     size = cfg.chunk or cfg.backend.chunk_size
