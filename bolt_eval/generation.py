@@ -16,6 +16,7 @@ import statistics
 from typing import Any
 
 from bolt_eval.benchmarks.base import Task
+from bolt_eval.progress import progress_bar
 from bolt_eval.thoughts import split_response
 from bolt_eval.types import Completion, Message, Request, Sample, SamplingParams
 
@@ -25,14 +26,10 @@ def generate_missing(plans: list[Any], runs: list[Any], backend: Any, cfg: Any, 
     """Generate and store the samples each run (of runner.Plan `plans`) lacks, the tasks
     pooled; returns one error message per run with failed samples (marked `incomplete` in
     its manifest), else nothing."""
-    from bolt_eval.runner import progress_bar
-
-    missing = {id(run): [s for s in p.samples if s.id not in run.records] for p, run in zip(plans, runs)}
-    lengths = {id(run): statistics.median([chars(messages(s, [], p.task.prompt(s, 0))) for s in missing[id(run)]] or [0])
-               for p, run in zip(plans, runs)}
+    pending = [(p, run, [s for s in p.samples if s.id not in run.records]) for p, run in zip(plans, runs)]
     # tasks by their median prompt length, so a batch holds prompts alike in length; each run's samples in data order
-    todo = [(p, run, s) for p, run in sorted(zip(plans, runs), key=lambda pr: lengths[id(pr[1])])
-            for s in missing[id(run)]]
+    pending.sort(key=lambda e: statistics.median([chars(messages(s, [], e[0].task.prompt(s, 0))) for s in e[2]] or [0]))
+    todo = [(p, run, s) for p, run, missing in pending for s in missing]
     failed: dict[int, list[str]] = {}
     bar = progress_bar(sum(len(s.turns) for *_, s in todo), "answers", cfg.progress)
     size = cfg.chunk or cfg.backend.chunk_size

@@ -38,6 +38,7 @@ from bolt_eval.judging import noise
 from bolt_eval.judging.ledger import Ledger
 from bolt_eval.judging.phase import Judged, judge_records, prompts_for
 from bolt_eval.judging.templates import Template
+from bolt_eval.progress import progress_bar
 from bolt_eval.registry import backends, benchmarks
 from bolt_eval.store import Run, Store, config_hash
 from bolt_eval.thoughts import get_delimiters
@@ -322,13 +323,6 @@ def _manifest(run_id: str, chash: str, config: dict[str, Any], cfg: EvalConfig, 
                     "device": spec.device or "auto", "argv": sys.argv[1:]},
         "package_version": __version__, "git_sha": _git_sha(),
     }
-
-
-def progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="gen", disable=not enabled or total == 0,
-                file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
 
 
 def _sha(text: str) -> str:
