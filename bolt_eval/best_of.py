@@ -232,10 +232,10 @@ def choose(run: Any, task: Any, samples: list[Sample], bo: BestOf, cache: Reward
 def _score(todo: list[int], items: list[Any], keys: list[str], rewards: dict[str, Any], bo: BestOf,
            cache: RewardCache, desc: str, progress: bool) -> None:
     """Score the answers not in the cache, CHUNK at a time, each chunk's values cached as it ends."""
-    from tqdm import tqdm
+    from bolt_eval.progress import progress_bar
 
     bo.reward.preflight()
-    bar = tqdm(total=len(todo), desc=desc, unit="answer", disable=not progress, file=sys.stderr, mininterval=1.0)
+    bar = progress_bar(len(todo), desc, progress, "answer")
     for start in range(0, len(todo), CHUNK):
         idx = todo[start:start + CHUNK]
         for i, got in zip(idx, bo.reward.score([items[i] for i in idx])):

@@ -22,7 +22,6 @@ and stops with exit 3 while a batch is still running: re-run the same command la
 from __future__ import annotations
 
 import secrets
-import sys
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -189,11 +188,10 @@ class Batcher:
 
     def _collect(self, jobs: list[Job]) -> None:
         """Poll `jobs` until each is over (once, without waiting), collecting each as it ends."""
-        from tqdm import tqdm
+        from bolt_eval.progress import progress_bar
 
         running = {j.job: j for j in jobs}
-        bar = tqdm(total=sum(j.requests for j in jobs), desc=f"judge batches ({len(jobs)})", unit="req",
-                   disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
+        bar = progress_bar(sum(j.requests for j in jobs), f"judge batches ({len(jobs)})", self.progress, "req")
         while running:
             done, status = sum(j.requests for j in jobs if j.job not in running), {}
             for j in list(running.values()):

@@ -248,15 +248,14 @@ def judge_again(judged: Any, calls: list[tuple[int, int, str, Any]], judge: Any,
                 show_progress: bool = True) -> Any:
     """The runner's hook after a task's judging phase (`phase.Judged` in and out): the
     repeats of `spec` attached to the judged records, their calls and tokens added."""
-    from tqdm import tqdm
+    from bolt_eval.progress import progress_bar
 
     if not getattr(judge, "live", True):  # a batch judge (judging/batch.py) never calls live
         raise UserError(BATCH_REFUSAL)
     warn_greedy(judge)
     ids = chosen([r["id"] for r in judged.records], spec.share, spec.seed)
     total = spec.repeats * sum(judged.records[i]["id"] in ids for i, *_ in calls)
-    bar = tqdm(total=total, desc=f"{name} judge repeats ({len(ids)} items x {spec.repeats})", unit="gen",
-               disable=not show_progress or total == 0, file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+    bar = progress_bar(total, f"{name} judge repeats ({len(ids)} items x {spec.repeats})", show_progress)
     records, made = add_repeats(judged.records, calls, judge, spec, bar.update)
     bar.close()
     keys = sorted({x["key"] for r in records for o in r["outputs"] for j in o["judgments"].values()

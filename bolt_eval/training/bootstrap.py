@@ -19,7 +19,6 @@ selection: the journals are reused.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Any
 
@@ -96,17 +95,15 @@ def _check_generation(samples: Any, gen_hash: str, stage: StageDir) -> None:
 
 def _generate(chunks: list[list[Any]], samples: Any, rewards: Any, exemplars: list[Any], cfg: Any, recipe: Recipe,
               spec: Any, gen_hash: str, delims: Any, reward: Any, progress: bool) -> dict[str, Any]:
-    from tqdm import tqdm
-
     from bolt_eval.backends.base import LazyBackend
     from bolt_eval.training.exemplars import draw, icl_messages
+    from bolt_eval.progress import progress_bar
     from bolt_eval.training.format_check import check_format
     from bolt_eval.training.rewards import RewardItem
 
     backend = LazyBackend(spec)
     todo = sum(len(c) for i, c in enumerate(chunks) if f"chunk-{i:05d}" not in samples)
-    bar = tqdm(total=todo * cfg.n, desc="bootstrap generate", unit="sample", disable=not progress,
-               file=sys.stderr, mininterval=1.0)
+    bar = progress_bar(todo * cfg.n, "bootstrap generate", progress, "sample")
     gen_s, tokens = 0.0, 0
     params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                             n=cfg.n, seed=recipe.seed)

@@ -17,7 +17,6 @@ reads a reply without a list as an empty list; here that is a parse error).
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,15 +75,14 @@ class Grade:
 
 def grade(queries: list[Any], judge: Any, menu: list[str], progress: bool) -> tuple[list[Grade], dict[str, Any]]:
     """One Grade per query, in order, and the judge's cost for them (tokens over all attempts)."""
-    from tqdm import tqdm
-
+    from bolt_eval.progress import progress_bar
     from bolt_eval.registry import backends
 
     template = load_template()
     prompts = [template.render(prompt=q.prompt, topics=", ".join(menu)) for q in queries]
     if judge.pending(prompts):
         backends.get(judge.spec.backend.backend).preflight(judge.spec.backend)
-    bar = tqdm(total=len(prompts), desc="criteria judge", unit="query", file=sys.stderr, disable=not progress)
+    bar = progress_bar(len(prompts), "criteria judge", progress, "query")
     entries = judge.run(prompts, bar.update)
     bar.close()
     grades = []

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,8 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
            progress: bool, label: str | None = None) -> dict[str, int]:
     """`cfg.n` samples for every query not yet in `journal` (seeds drawn from `phase`);
     returns what was done."""
-    from tqdm import tqdm
-
     from bolt_eval.backends.base import build_backend
+    from bolt_eval.progress import progress_bar
     from bolt_eval.types import Request, SamplingParams
 
     todo = [q for q in queries if q.id not in journal]
@@ -64,8 +62,7 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
         spec = generator_spec(cfg, policy)
         size = spec.chunk_size
         groups = [queries[i:i + size] for i in range(0, len(queries), size)]
-        bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{label or phase} sample", unit="prompt",
-                   disable=not progress, file=sys.stderr)
+        bar = progress_bar(len(queries), f"{label or phase} sample", progress, "prompt", len(queries) - len(todo))
         backend = build_backend(spec)
         try:
             for group in groups:
@@ -89,13 +86,11 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
 def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: Any, label: str,
           progress: bool) -> dict[str, int]:
     """Score every sampled query not yet in `rewards`, a few prompts per reward-model call."""
-    from tqdm import tqdm
-
+    from bolt_eval.progress import progress_bar
     from bolt_eval.training.rewards import RewardItem
 
     todo = [q for q in queries if q.id not in rewards]
-    bar = tqdm(total=len(queries), initial=len(queries) - len(todo), desc=f"{label} score", unit="prompt",
-               disable=not progress or not todo, file=sys.stderr)
+    bar = progress_bar(len(queries), f"{label} score", progress, "prompt", len(queries) - len(todo))
     for start in range(0, len(todo), SCORE_CHUNK):
         chunk = todo[start:start + SCORE_CHUNK]
         items, owners = [], []
