@@ -64,7 +64,9 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     init = initial_model(recipe)
     queries, sources = load_queries(cfg.prompts)
     held_out, held_sources = load_queries(cfg.held_out) if cfg.held_out else ([], [])
-    config = {"online": cfg.model_dump(exclude={"iterations"}), "init": str(init), "init_fingerprint": fingerprint(init),
+    # held_out_n left unset is left out, so stage-3 folders made before the field existed still match
+    unset = {"held_out_n"} if cfg.held_out_n is None else set()
+    config = {"online": cfg.model_dump(exclude={"iterations", *unset}), "init": str(init), "init_fingerprint": fingerprint(init),
               "reward": [c.model_dump() for c in recipe.reward], "thoughts": recipe.thoughts, "seed": recipe.seed,
               "sources": sources, "held_out_sources": held_sources}
     # iterations are keyed without the count (a finished run can be extended); the stage with it
@@ -119,13 +121,16 @@ def initial_model(recipe: Recipe) -> Path:
 
 def held_out_reward(folder: Path, held_out: list[Any], policy: Path, cfg: Any, reward_model: Any, seed: int,
                     iteration: int, progress: bool) -> dict[str, Any] | None:
-    """The policy's mean ORM reward on the held-out prompts (n samples each, same settings)."""
+    """The policy's mean ORM reward on the held-out prompts (held_out_n samples each, else n;
+    the other sampling settings as the iteration's)."""
     from bolt_eval.training.online_samples import paired_reward_delta, sample_and_score
 
     if not held_out:
         return None
     folder = folder / "held-out"
     # the same per-prompt seeds for every iteration: the policies are compared on common draws
+    if cfg.held_out_n is not None:
+        cfg = cfg.model_copy(update={"n": cfg.held_out_n})
     samples, rewards, info = sample_and_score(folder, f"iter-{iteration}.", held_out, policy, cfg, reward_model, seed,
                                               "held-out", progress, label=f"held-out iter-{iteration}")
     samples.close()

@@ -160,6 +160,7 @@ class OnlineConfig(TrainerSettings):
     prompts_per_iteration: int | None = None
     held_out: list[DataSource] = []  # prompts on which each iteration's mean reward is measured
     n: int = 8  # paper
+    held_out_n: int | None = Field(default=None, ge=1)  # samples per held-out prompt (default: n)
     temperature: float = 1.0  # paper
     top_p: float = 1.0  # paper
     max_new_tokens: int = 1024

@@ -82,6 +82,7 @@ def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, 
     stage = json.loads((tmp_path / "out" / "online" / "manifest.json").read_text())
     assert stage["status"] == "complete" and set(stage["held_out_reward"]) == {"0", "1"}
     assert stage["held_out_reward"]["0"]["reward"]["samples"] == 8  # 2 held-out prompts x 4
+    assert "held_out_n" not in stage["config"]["online"]  # unset: folders made before the field still match
     h0, h1 = stage["held_out_reward"]["0"]["reward"], stage["held_out_reward"]["1"]
     assert h1["delta_vs_start"]["n"] == 2 and h1["delta_vs_start"] == h1["delta_vs_previous"]
     assert h1["delta_vs_start"]["mean"] == pytest.approx(h1["reward"]["mean"] - h0["mean"], abs=1e-5)
@@ -100,6 +101,17 @@ def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, 
     # another configuration over these iterations is refused, nothing touched
     with pytest.raises(UserError, match="another stage-3 configuration"):
         run(load_recipe(path, ["online.beta=0.2"]), progress=False)
+
+
+def test_held_out_prompts_get_their_own_sample_count(tmp_path, tiny_llama, tiny_reward_model):
+    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=2, held_out_n=2))
+    run(recipe, progress=False)
+    online = tmp_path / "out" / "online"
+    stage = json.loads((online / "manifest.json").read_text())
+    assert stage["config"]["online"]["held_out_n"] == 2
+    assert [len(r["samples"]) for r in _lines(online / "held-out" / "iter-0.samples.jsonl")] == [2, 2]
+    assert stage["held_out_reward"]["1"]["reward"]["samples"] == 4
+    assert [len(r["samples"]) for r in _lines(online / "iter-1" / "samples.jsonl")] == [4, 4]  # online.n
 
 
 def _run_until(recipe: Path, ready, timeout: float = 300.0) -> None:
