@@ -96,8 +96,8 @@ def _check_generation(samples: Any, gen_hash: str, stage: StageDir) -> None:
 def _generate(chunks: list[list[Any]], samples: Any, rewards: Any, exemplars: list[Any], cfg: Any, recipe: Recipe,
               spec: Any, gen_hash: str, delims: Any, reward: Any, progress: bool) -> dict[str, Any]:
     from bolt_eval.backends.base import LazyBackend
-    from bolt_eval.training.exemplars import draw, icl_messages
     from bolt_eval.progress import progress_bar
+    from bolt_eval.training.exemplars import draw, icl_messages
     from bolt_eval.training.format_check import check_format
     from bolt_eval.training.rewards import RewardItem
 

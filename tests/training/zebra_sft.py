@@ -21,7 +21,7 @@ from typing import Any
 from bolt_eval.registry import benchmarks
 from bolt_eval.thoughts import get_delimiters
 from bolt_eval.zebra.generator import render_clue
-from bolt_eval.zebra.solver import CLUE_KINDS, UNARY_KINDS, Clue, count_solutions
+from bolt_eval.zebra.solver import BINARY_KINDS, UNARY_KINDS, Clue, count_solutions
 
 STYLES = ("check", "deduce")
 
@@ -36,8 +36,7 @@ def parse_clues(lines: list[str], header: list[str], rows: list[list[str]]) -> l
     refs = [(attr, row[i]) for i, attr in enumerate(header) if i for row in rows]
     houses = range(1, len(rows) + 1)
     candidates = [Clue(k, x, house=h) for k in UNARY_KINDS for x in refs for h in houses]
-    candidates += [Clue(k, x, y) for k in CLUE_KINDS if k not in UNARY_KINDS
-                   for x, y in itertools.permutations(refs, 2)]
+    candidates += [Clue(k, x, y) for k in BINARY_KINDS for x, y in itertools.permutations(refs, 2)]
     by_text = {render_clue(c): c for c in candidates}
     missing = [line for line in lines if line not in by_text]
     if missing:
