@@ -3,9 +3,9 @@
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
 generated in batches with left padding; `n` sampled answers per prompt continue from one
 prefill of the prompt, its KV cache copied n times (generate alone would prefill every
-copy). A prompt longer than the model's context (`max_position_embeddings`) fails or is
-cut from the left, as `--context-policy` says (backends/context.py). torch
-and transformers are imported only when a model is loaded.
+copy) into a StaticCache that decoding writes in place. A prompt longer than the model's
+context (`max_position_embeddings`) fails or is cut from the left, as `--context-policy`
+says (backends/context.py). torch and transformers are imported only when a model is loaded.
 """
 
 from __future__ import annotations
@@ -191,7 +191,8 @@ class HFBackend(Backend):
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
             torch.manual_seed(params.seed + offset)
             if per_prompt > 1 and enc["input_ids"].shape[1] > 1:  # one prefill per prompt, not per sample
-                kwargs.update(past_key_values=self._prefill(enc, per_prompt), num_return_sequences=1)
+                kwargs.update(past_key_values=self._prefill(enc, per_prompt, params.max_new_tokens),
+                              num_return_sequences=1)
                 enc = {k: v.repeat_interleave(per_prompt, dim=0) for k, v in enc.items()}
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
@@ -220,18 +221,28 @@ class HFBackend(Backend):
         groups = [completions[k:k + per_prompt] for k in range(0, len(completions), per_prompt)]
         return [g * (params.n // per_prompt) for g in groups]
 
-    def _prefill(self, enc: dict[str, Any], copies: int) -> Any:
+    def _prefill(self, enc: dict[str, Any], copies: int, new_tokens: int) -> Any:
         """The KV cache of every prompt but its last token (generate feeds that one), each row
         repeated `copies` times: the prompt's prefill runs once for all its samples. Positions
-        count from each row's first real token, as generate counts them under left padding."""
+        count from each row's first real token, as generate counts them under left padding.
+
+        The cache handed to generate is transformers' StaticCache, with room for the new
+        tokens: each decoding step writes in place, where the default DynamicCache copies
+        every layer's whole cache (bench case `generation_hf_samples`; the same tokens)."""
         import torch
+        from transformers import StaticCache
 
         mask = enc["attention_mask"][:, :-1]
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        # the logits of the last position only (as generate asks), not a vocabulary-wide row per prompt token
+        last_only = {"logits_to_keep": 1} if self.model._supports_logits_to_keep() else {}
         with torch.inference_mode():
-            cache = self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask,
-                               position_ids=positions, use_cache=True).past_key_values
-        cache.batch_repeat_interleave(copies)
+            prefilled = self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask,
+                                   position_ids=positions, use_cache=True, **last_only).past_key_values
+            cache = StaticCache(config=self.model.config, max_cache_len=mask.shape[1] + new_tokens + 1)
+            for layer, done in zip(cache.layers, prefilled.layers):
+                layer.update(done.keys.repeat_interleave(copies, dim=0), done.values.repeat_interleave(copies, dim=0))
+                done.keys = done.values = None  # each layer freed once copied: one cache in memory, not two
         return cache
 
     def _eos_ids(self) -> set[int]:
