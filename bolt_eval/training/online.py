@@ -45,6 +45,8 @@ from bolt_eval.training.workdir import StageDir, write_jsonl
 from bolt_eval.types import UserError
 
 STAGE = "online"
+# recipe fields added after stage-3 folders existed, with their defaults (left out of the hash when at them)
+LATER_FIELDS: dict[str, Any] = {"held_out_n": None, "nll_weight": 0.0}
 
 
 def run(recipe: Recipe, progress: bool = True) -> str:
@@ -64,8 +66,8 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     init = initial_model(recipe)
     queries, sources = load_queries(cfg.prompts)
     held_out, held_sources = load_queries(cfg.held_out) if cfg.held_out else ([], [])
-    # held_out_n left unset is left out, so stage-3 folders made before the field existed still match
-    unset = {"held_out_n"} if cfg.held_out_n is None else set()
+    # fields added later are left out at their defaults, so stage-3 folders made before them still match
+    unset = {k for k, default in LATER_FIELDS.items() if getattr(cfg, k) == default}
     config = {"online": cfg.model_dump(exclude={"iterations", *unset}), "init": str(init), "init_fingerprint": fingerprint(init),
               "reward": [c.model_dump() for c in recipe.reward], "thoughts": recipe.thoughts, "seed": recipe.seed,
               "sources": sources, "held_out_sources": held_sources}
@@ -303,16 +305,21 @@ def _eos_ids(policy: Path) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+def _plain(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bool, type(None)))
+
+
 def _args_record(args: Any) -> dict[str, Any]:
     keep = ("num_train_epochs", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
-            "lr_scheduler_type", "warmup_steps", "weight_decay", "beta", "max_length", "loss_type", "num_generations",
+            "lr_scheduler_type", "warmup_steps", "weight_decay", "beta", "max_length", "loss_type", "loss_weights",
+            "num_generations",
             "scale_rewards", "num_iterations", "temperature", "top_p", "max_completion_length", "seed", "bf16",
             "use_cpu")
     out = {"class": type(args).__name__}
     for k in keep:
         if hasattr(args, k):
             v = getattr(args, k)
-            out[k] = v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+            out[k] = v if _plain(v) or (isinstance(v, list) and all(map(_plain, v))) else str(v)
     return out
 
 

@@ -4,7 +4,8 @@ The policy starts from the previous iteration's model (the SFT model in iteratio
 the KL reference is the folder online.py names: the SFT model in every iteration (the
 paper's Eq. 2, Pang et al., arXiv 2502.03860) or the previous iteration's policy (as
 RLHFlow/Online-RLHF). Beta, learning rate, epochs, scheduler, warm-up, batch and gradient
-accumulation come from the recipe (trl `DPOConfig`, sigmoid loss); the reference's log-probs
+accumulation come from the recipe (trl `DPOConfig`, sigmoid loss, plus the chosen answers' NLL
+at `online.nll_weight` when set: RPO, Pang et al., arXiv 2404.19733); the reference's log-probs
 are computed once before training (`precompute_ref_log_probs`). A killed training
 resumes from its last trainer checkpoint (transformers `get_last_checkpoint`).
 """
@@ -22,9 +23,11 @@ from bolt_eval.training.policy_rl import save_final, trainer_args
 def dpo_args(settings: Any, work: Path, seed: int, progress: bool) -> Any:
     from trl import DPOConfig
 
+    # the chosen answers' NLL beside the sigmoid loss when the recipe weighs it (RPO)
+    loss = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, settings.nll_weight]) if settings.nll_weight else {}
     # the reference's log-probs once per pair before training, not once per pair per epoch
     return DPOConfig(**trainer_args(settings, work, seed, progress), beta=settings.beta,
-                     max_length=settings.max_length, precompute_ref_log_probs=True)
+                     max_length=settings.max_length, precompute_ref_log_probs=True, **loss)
 
 
 def train_dpo(policy: Path, reference: Path, rows: list[dict[str, Any]], settings: Any, work: Path, final: Path,

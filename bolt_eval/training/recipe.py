@@ -165,12 +165,21 @@ class OnlineConfig(TrainerSettings):
     top_p: float = 1.0  # paper
     max_new_tokens: int = 1024
     beta: float = 0.1  # paper
+    # > 0 adds the chosen answers' mean token NLL to the DPO loss at this weight (RPO, Pang et
+    # al., arXiv 2404.19733; trl loss_type ["sigmoid", "sft"]); 0: the paper's plain DPO
+    nll_weight: float = Field(default=0.0, ge=0.0)
     reference: Literal["sft", "previous"] = "sft"  # paper Eq. 2: the SFT model
     generator: ModelRef | None = None  # backend that samples the policy (default: hf on the checkpoint)
     init: str | None = None  # the SFT model stage 3 starts from (default: <output_dir>/sft/final)
     # TrainerSettings defaults replaced by the paper's online DPO numbers:
     epochs: float = 2.0
     learning_rate: float = 5e-7
+
+    @model_validator(mode="after")
+    def _nll_is_dpo(self) -> OnlineConfig:
+        if self.nll_weight and self.algorithm != "dpo":
+            raise ValueError(f"nll_weight is a term of the DPO loss; algorithm {self.algorithm} has none: remove it")
+        return self
 
 
 class AblationCondition(Strict):

@@ -42,6 +42,11 @@ def _recipe(tmp_path: Path, tiny_llama: Path, tiny_reward_model: Path, prompts: 
 
 def _margins(model_dir: Path, rows: list[dict]) -> list[float]:
     """log pi(chosen|prompt) - log pi(rejected|prompt) under the model, per pair."""
+    return [c - r for c, r in _logps(model_dir, rows)]
+
+
+def _logps(model_dir: Path, rows: list[dict]) -> list[tuple[float, float]]:
+    """(log pi(chosen|prompt), log pi(rejected|prompt)) under the model, per pair."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -59,7 +64,7 @@ def _margins(model_dir: Path, rows: list[dict]) -> list[float]:
     out = []
     for r in rows:
         prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
-        out.append(logp(prompt, r["chosen"][0]["content"]) - logp(prompt, r["rejected"][0]["content"]))
+        out.append((logp(prompt, r["chosen"][0]["content"]), logp(prompt, r["rejected"][0]["content"])))
     return out
 
 
@@ -82,7 +87,9 @@ def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, 
     stage = json.loads((tmp_path / "out" / "online" / "manifest.json").read_text())
     assert stage["status"] == "complete" and set(stage["held_out_reward"]) == {"0", "1"}
     assert stage["held_out_reward"]["0"]["reward"]["samples"] == 8  # 2 held-out prompts x 4
-    assert "held_out_n" not in stage["config"]["online"]  # unset: folders made before the field still match
+    # unset later fields stay out of the hash: folders made before them still match
+    assert not {"held_out_n", "nll_weight"} & set(stage["config"]["online"])
+    assert manifest["trainer_args"]["loss_type"] == ["sigmoid"]  # the paper's loss alone
     h0, h1 = stage["held_out_reward"]["0"]["reward"], stage["held_out_reward"]["1"]
     assert h1["delta_vs_start"]["n"] == 2 and h1["delta_vs_start"] == h1["delta_vs_previous"]
     assert h1["delta_vs_start"]["mean"] == pytest.approx(h1["reward"]["mean"] - h0["mean"], abs=1e-5)
@@ -112,6 +119,18 @@ def test_held_out_prompts_get_their_own_sample_count(tmp_path, tiny_llama, tiny_
     assert [len(r["samples"]) for r in _lines(online / "held-out" / "iter-0.samples.jsonl")] == [2, 2]
     assert stage["held_out_reward"]["1"]["reward"]["samples"] == 4
     assert [len(r["samples"]) for r in _lines(online / "iter-1" / "samples.jsonl")] == [4, 4]  # online.n
+
+
+def test_nll_weight_adds_the_chosen_answers_nll_and_raises_their_likelihood(tmp_path, tiny_llama, tiny_reward_model):
+    run(load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model, nll_weight=1.0)), progress=False)
+    it = tmp_path / "out" / "online" / "iter-1"
+    manifest = json.loads((it / "manifest.json").read_text())
+    assert manifest["trainer_args"]["loss_type"] == ["sigmoid", "sft"]
+    assert manifest["trainer_args"]["loss_weights"] == [1.0, 1.0]
+    pairs = _lines(it / "pairs.jsonl")
+    before, after = _logps(tiny_llama, pairs), _logps(it / "final", pairs)
+    assert sum(c for c, _ in after) > sum(c for c, _ in before)  # the chosen answers more likely than at the start
+    assert sum(a[0] - a[1] for a in after) > sum(b[0] - b[1] for b in before)  # and the margin still up
 
 
 def _run_until(recipe: Path, ready, timeout: float = 300.0) -> None:

@@ -77,6 +77,15 @@ def test_set_overrides_are_typed_and_recorded(tmp_path: Path) -> None:
         load_recipe(p, ["name.x=1"])
 
 
+def test_nll_weight_belongs_to_dpo(tmp_path: Path) -> None:
+    p = write(tmp_path, BASE + "online:\n  algorithm: rloo\n  nll_weight: 1.0\n")
+    with pytest.raises(UserError) as err:
+        load_recipe(p)
+    assert ("line 4, key 'online': Value error, nll_weight is a term of the DPO loss; algorithm rloo has none: "
+            "remove it") in str(err.value)
+    assert load_recipe(p, ["online.algorithm=dpo"]).online.nll_weight == 1.0
+
+
 def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     p = write(tmp_path, f"name: t\noutput_dir: {tmp_path / 'out'}\nmodel: default\nbootstrap:\n  k: 3\n")
     out = bolt("train", "bootstrap", "--recipe", str(p))
