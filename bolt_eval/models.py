@@ -104,8 +104,11 @@ def _convert_default(target: Path) -> None:
     gguf = _default_gguf()
     print(f"bolt-eval: converting the default model {gguf.name} into {target} (once, ~20 s)",
           file=sys.stderr, flush=True)
-    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # local_files_only always (the file is local): transformers writes the flag into the saved
+    # tokenizer_config.json, and from HF_HUB_OFFLINE it would differ between machines, and with
+    # it the model's tokenizer fingerprint (a CI gate refused its own baseline over it)
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
