@@ -22,9 +22,9 @@ against another's (measured here); one thread keeps the side-by-side ratios mean
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
+
+from cases._timing import interleaved
 
 TITLE = "1. Generation, hf backend: bolt-eval vs one generate per prompt vs raw batched generate"
 ORDER = 1
@@ -75,16 +75,10 @@ def run(quick: bool) -> dict[str, Any]:
     approaches = {"bolt-eval": bolt_eval, "sequential": sequential, "raw": raw}
     calls = {"bolt-eval": -(-n_prompts // batch), "sequential": n_prompts, "raw": -(-n_prompts // batch)}
     generate(texts[:2])  # warm-up: first-call allocations
-    walls: dict[str, list[float]] = {k: [] for k in approaches}
-    tokens: dict[str, int] = {}
-    for _ in range(repeats):  # interleaved, so drifting load hits all three alike
-        for name, fn in approaches.items():
-            t0 = time.perf_counter()
-            tokens[name] = fn()
-            walls[name].append(time.perf_counter() - t0)
-    rate = {k: tokens[k] / statistics.median(walls[k]) for k in approaches}
+    wall, tokens = interleaved(approaches, repeats)  # interleaved: drifting load hits all alike
+    rate = {k: tokens[k] / wall[k] for k in approaches}
     rows = [{"approach": name, "generate_calls": calls[name], "tokens": tokens[name],
-             "wall_s": statistics.median(walls[name]), "tokens/s": rate[name],
+             "wall_s": wall[name], "tokens/s": rate[name],
              "speed-up_vs_sequential": rate[name] / rate["sequential"], "speed_vs_raw": rate[name] / rate["raw"]}
             for name in approaches]
     notes = [f"{n_prompts} prompts, greedy, at most {max_new} new tokens, batches of {batch}; "

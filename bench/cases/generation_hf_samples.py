@@ -22,10 +22,10 @@ the rate is tokens per second. One torch thread (see generation_hf.py).
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 from typing import Any
+
+from cases._timing import interleaved
 
 TITLE = "12. Generation, hf backend: n samples per prompt (stage 3's shape), bolt-eval vs bare generate"
 ORDER = 12
@@ -81,15 +81,9 @@ def run(quick: bool) -> dict[str, Any]:
 
     approaches = {"bolt-eval": bolt_eval, "one prefill, DynamicCache": dynamic, "bare generate": bare}
     backend.generate([Request("w", 0, conversations[0], params.with_(n=2, max_new_tokens=2))])  # warm-up
-    walls: dict[str, list[float]] = {k: [] for k in approaches}
-    tokens: dict[str, int] = {}
-    for _ in range(repeats):  # interleaved, so drifting load hits all three alike
-        for name, fn in approaches.items():
-            t0 = time.perf_counter()
-            tokens[name] = fn()
-            walls[name].append(time.perf_counter() - t0)
-    rate = {k: tokens[k] / statistics.median(walls[k]) for k in approaches}
-    table = [{"approach": name, "tokens": tokens[name], "wall_s": statistics.median(walls[name]),
+    wall, tokens = interleaved(approaches, repeats)  # interleaved: drifting load hits all alike
+    rate = {k: tokens[k] / wall[k] for k in approaches}
+    table = [{"approach": name, "tokens": tokens[name], "wall_s": wall[name],
               "tokens/s": rate[name], "speed_vs_bare": rate[name] / rate["bare generate"]} for name in approaches]
     width = int(enc["attention_mask"].sum(dim=1).max())
     notes = [f"{n_prompts} prompts (up to {width} tokens) x {n} samples, temperature 0.7, top-p 0.95, at most "
