@@ -160,7 +160,8 @@ class HFBackend(Backend):
                             f"({max(map(len, wholes))} tokens, the model takes {self.context})")
         device = self.model.device
         with torch.inference_mode():
-            cache = self.model(input_ids=torch.tensor([ctx[cut:fed]], device=device), use_cache=True).past_key_values
+            cache = self.model(input_ids=torch.tensor([ctx[cut:fed]], device=device), use_cache=True,
+                               **self._last_logits_only()).past_key_values
             scores = []
             for whole, start in zip(wholes, starts):
                 rest = torch.tensor([whole[fed:]], device=device)
@@ -234,16 +235,20 @@ class HFBackend(Backend):
 
         mask = enc["attention_mask"][:, :-1]
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        # the logits of the last position only (as generate asks), not a vocabulary-wide row per prompt token
-        last_only = {"logits_to_keep": 1} if self.model._supports_logits_to_keep() else {}
         with torch.inference_mode():
             prefilled = self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask,
-                                   position_ids=positions, use_cache=True, **last_only).past_key_values
+                                   position_ids=positions, use_cache=True, **self._last_logits_only()).past_key_values
             cache = StaticCache(config=self.model.config, max_cache_len=mask.shape[1] + new_tokens + 1)
             for layer, done in zip(cache.layers, prefilled.layers):
                 layer.update(done.keys.repeat_interleave(copies, dim=0), done.values.repeat_interleave(copies, dim=0))
                 done.keys = done.values = None  # each layer freed once copied: one cache in memory, not two
         return cache
+
+    def _last_logits_only(self) -> dict[str, int]:
+        """For a forward run for its KV cache: the logits of the last position only (as
+        generate asks), not a vocabulary-wide row per token (1500 tokens: 295 MB, ~20% of
+        the forward's time)."""
+        return {"logits_to_keep": 1} if self.model._supports_logits_to_keep() else {}
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
