@@ -7,9 +7,8 @@ model, a weighted sum of components), `sft` (stage 2) and `online` (stage 3). Pa
 defaults are the numbers of ../shared/references/bolt-paper-tables.yaml; a default the
 paper does not state is marked "ours" beside it.
 
-No includes, no code references: everything a stage does is readable here. `--set
-key.sub=value` overrides a field (the value is read as a YAML scalar) and is recorded in
-every manifest. Errors name the file, the line, the key and the fix.
+No includes, no code references: everything a stage does is readable here. `--set k.s=v`
+overrides a field, recorded in every manifest. Errors name the file, line, key and fix.
 """
 
 from __future__ import annotations
@@ -165,9 +164,7 @@ class OnlineConfig(TrainerSettings):
     top_p: float = 1.0  # paper
     max_new_tokens: int = 1024
     beta: float = 0.1  # paper
-    # > 0 adds the chosen answers' mean token NLL to the DPO loss at this weight (RPO, Pang et
-    # al., arXiv 2404.19733; trl loss_type ["sigmoid", "sft"]); 0: the paper's plain DPO
-    nll_weight: float = Field(default=0.0, ge=0.0)
+    nll_weight: float = Field(default=0.0, ge=0.0)  # > 0: + the chosen answers' NLL (RPO); 0: paper
     reference: Literal["sft", "previous"] = "sft"  # paper Eq. 2: the SFT model
     generator: ModelRef | None = None  # backend that samples the policy (default: hf on the checkpoint)
     init: str | None = None  # the SFT model stage 3 starts from (default: <output_dir>/sft/final)
