@@ -54,6 +54,9 @@ class Request:
     turn: int
     messages: tuple[Message, ...]
     params: SamplingParams
+    # (text, choices): a backend that can (`Backend.can_follow_up`) also scores each choice as
+    # the continuation of its reply + text, on the cache the reply left (a judge's verdict)
+    followup: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Completion:
     latency_s: float = 0.0
     error: str | None = None  # set when finish_reason == "error": the request failed
     prompt_cut: int = 0  # prompt tokens cut from the left to fit the context (--context-policy truncate)
+    followup_logprobs: tuple[float, ...] | None = None  # the request's followup choices, scored
 
     @staticmethod
     def failed(message: str, latency_s: float = 0.0) -> Completion:

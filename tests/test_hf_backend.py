@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from bolt_eval.backends.base import BackendSpec, build_backend
@@ -100,3 +102,25 @@ def test_a_prompt_over_the_context_fails_or_is_cut_from_the_left(tiny_llama, cap
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert warnings == [f"bolt-eval: warning: long turn 1: the prompt is {n} tokens, cut to its last 504 to fit the "
                         "model's context of 512 tokens with 8 kept for the answer (--context-policy truncate)"]
+
+
+FOLLOWUP = ("\n\nRating: [[", ("1]]", "5]]", "10]]"))
+
+
+def test_a_followup_is_scored_on_the_replys_cache_as_a_fresh_prefill_scores_it(backend):
+    """A judge's verdict scored right after its reply (`Request.followup`), on the batch's
+    cache, equals `_score` (a fresh prefill of the whole text), under left padding and where
+    a stop string cut the reply's text short of its generated tokens; a request without a
+    followup, or with n > 1 samples, gets none."""
+    free = backend.generate(requests(1, max_new_tokens=12))[0][0].text
+    reqs = [replace(r, followup=FOLLOWUP) for r in requests(3, spread=5, max_new_tokens=12)]
+    reqs[1] = replace(reqs[1], followup=None)
+    stopped = replace(reqs[0], params=replace(reqs[0].params, stop=(free[4:7],)))
+    sampled = replace(reqs[2], params=replace(reqs[2].params, temperature=1.0, n=2))
+    out = [cs[0] for cs in backend.generate(reqs + [stopped, sampled])]
+    assert out[3].finish_reason == "stop" and out[3].text == free[:free.find(free[4:7])]
+    for r, c in ((reqs[0], out[0]), (reqs[2], out[2]), (stopped, out[3])):
+        expected = backend._score(backend._render(r) + c.text + FOLLOWUP[0], FOLLOWUP[1])
+        assert c.followup_logprobs == pytest.approx(expected, abs=1e-4)
+        assert len(set(round(x, 2) for x in expected)) == 3  # told apart: the comparison can fail
+    assert out[1].followup_logprobs is None and out[4].followup_logprobs is None

@@ -33,6 +33,11 @@ class Choice:
     index: int
     logprobs: tuple[float, ...] | None = None
 
+    @classmethod
+    def best(cls, logprobs: tuple[float, ...] | list[float]) -> Choice:
+        """The most likely of scored choices (the first of equals)."""
+        return cls(max(range(len(logprobs)), key=logprobs.__getitem__), tuple(logprobs))
+
 
 @dataclass(frozen=True)
 class BackendSpec:
@@ -67,6 +72,8 @@ class Backend(ABC):
     #: the local engines; API backends cannot, and judges on them keep free verdicts only.
     can_choose: ClassVar[bool] = False
     can_score: ClassVar[bool] = False
+    #: Scores a request's `followup` right after generating its reply (hf).
+    can_follow_up: ClassVar[bool] = False
 
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
@@ -98,10 +105,7 @@ class Backend(ABC):
     def choose(self, requests: list[ChoiceRequest]) -> list[Choice]:
         """Per request, the continuation the model prefers: by default the argmax of
         `score_choices` (vLLM engines choose by structured outputs instead)."""
-        out = []
-        for scores in self.score_choices(requests):
-            out.append(Choice(max(range(len(scores)), key=scores.__getitem__), tuple(scores)))
-        return out
+        return [Choice.best(scores) for scores in self.score_choices(requests)]
 
     @classmethod
     @abstractmethod

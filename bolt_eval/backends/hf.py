@@ -14,11 +14,13 @@ import hashlib
 import json
 import pickle
 import time
+from dataclasses import replace
 from typing import Any
 
 from bolt_eval import models
 from bolt_eval.backends.base import Backend, ChoiceRequest, Progress, local_identity, truncate_at_stop
 from bolt_eval.backends.context import check_policy, overflow, room
+from bolt_eval.backends.hf_choices import Tokens, score_after_generate, score_context
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, SamplingParams, UserError
 
@@ -87,7 +89,7 @@ def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
 
 @backends.register("hf")
 class HFBackend(Backend):
-    can_choose = can_score = True
+    can_choose = can_score = can_follow_up = True
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
@@ -123,7 +125,8 @@ class HFBackend(Backend):
             order = sorted(prompts, key=lambda i: -len(prompts[i]))
             for start in range(0, len(order), self.spec.batch_size):
                 batch = order[start:start + self.spec.batch_size]
-                outs = self._generate_batch([prompts[i] for i in batch], params, start)
+                outs = self._generate_batch([prompts[i] for i in batch], params, start,
+                                            [requests[i].followup for i in batch])
                 for i, completions in zip(batch, outs):
                     results[i] = completions
                 if progress:
@@ -143,34 +146,16 @@ class HFBackend(Backend):
         return [self._score(self._render(r) + r.reply, r.choices) for r in requests]
 
     def _score(self, context: str, choices: tuple[str, ...]) -> list[float]:
-        import copy
-
-        import torch
-
-        tok = self.tokenizer
-        ctx = tok(context, add_special_tokens=False)["input_ids"]
-        wholes = [tok(context + c, add_special_tokens=False)["input_ids"] for c in choices]
-        starts = [_shared_prefix(ctx, w) for w in wholes]  # each choice's first own token
-        if any(s >= len(w) for s, w in zip(starts, wholes)):
-            raise ValueError(f"a choice adds no token to the context: {choices!r}")
-        cut = max(0, max(map(len, wholes)) - self.context) if self.context else 0  # from the left
-        fed = min(starts) - 1  # tokens fed once, for every choice (the last one is fed with each choice)
-        if fed - cut < 1:
+        tokens = Tokens.of(self.tokenizer, context, choices)
+        longest = max(map(len, tokens.wholes))
+        cut = max(0, longest - self.context) if self.context else 0  # from the left
+        if tokens.fed - cut < 1:
             raise UserError(f"a judge verdict cannot be scored: the context leaves no room for it "
-                            f"({max(map(len, wholes))} tokens, the model takes {self.context})")
-        device = self.model.device
-        with torch.inference_mode():
-            cache = self.model(input_ids=torch.tensor([ctx[cut:fed]], device=device), use_cache=True,
-                               **self._last_logits_only()).past_key_values
-            scores = []
-            for whole, start in zip(wholes, starts):
-                rest = torch.tensor([whole[fed:]], device=device)
-                logits = self.model(input_ids=rest, past_key_values=copy.deepcopy(cache), use_cache=True).logits[0]
-                logp = torch.log_softmax(logits.float(), dim=-1)  # row i predicts whole[fed + i + 1]
-                scores.append(float(sum(logp[j - fed - 1, whole[j]] for j in range(start, len(whole)))))
-        return scores
+                            f"({longest} tokens, the model takes {self.context})")
+        return score_context(self.model, tokens, cut, self._last_logits_only())
 
-    def _generate_batch(self, prompts: list[str], params: SamplingParams, offset: int) -> list[list[Completion]]:
+    def _generate_batch(self, prompts: list[str], params: SamplingParams, offset: int,
+                        followups: list[tuple[str, tuple[str, ...]] | None]) -> list[list[Completion]]:
         import torch
 
         tok = self.tokenizer
@@ -199,9 +184,12 @@ class HFBackend(Backend):
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
+        follow = per_prompt == 1 and any(followups)
         t0 = time.perf_counter()
         with torch.inference_mode():
-            out = self.model.generate(**enc, **kwargs)
+            out = self.model.generate(**enc, **kwargs, return_dict_in_generate=follow)
+        if follow:
+            cache, out = out.past_key_values, out.sequences
         elapsed = time.perf_counter() - t0
         new = out[:, enc["input_ids"].shape[1]:].tolist()
         eos = self._eos_ids()
@@ -219,8 +207,24 @@ class HFBackend(Backend):
                 latency_s=per_call,
                 prompt_cut=int(full_lens[row // per_prompt] - prompt_lens[row // per_prompt]),
             ))
+        if follow:
+            scored = self._follow_up(enc, cache, new, [p + c.text for p, c in zip(prompts, completions)], followups)
+            completions = [replace(c, followup_logprobs=tuple(s)) if s else c for c, s in zip(completions, scored)]
         groups = [completions[k:k + per_prompt] for k in range(0, len(completions), per_prompt)]
         return [g * (params.n // per_prompt) for g in groups]
+
+    def _follow_up(self, enc: dict[str, Any], cache: Any, new: list[list[int]], texts: list[str],
+                   followups: list[tuple[str, tuple[str, ...]] | None]) -> list[list[float] | None]:
+        """Each followup's choices scored as the continuation of its prompt + reply (`texts`)
+        + followup text, on the cache generate left (backends/hf_choices.py)."""
+        rows: list[Tokens | None] = []
+        for text, followup in zip(texts, followups):
+            tokens = Tokens.of(self.tokenizer, text + followup[0], followup[1]) if followup else None
+            fits = tokens is not None and not (self.context and max(map(len, tokens.wholes)) > self.context)
+            rows.append(tokens if fits else None)
+        mask = enc["attention_mask"]
+        held = [ids[m.bool()].tolist() + gen for ids, m, gen in zip(enc["input_ids"], mask, new)]
+        return score_after_generate(self.model, cache, mask, held, rows, self._last_logits_only())
 
     def _prefill(self, enc: dict[str, Any], copies: int, new_tokens: int) -> Any:
         """The KV cache of every prompt but its last token (generate feeds that one), each row
@@ -255,11 +259,3 @@ class HFBackend(Backend):
         ids = ids if isinstance(ids, list) else [ids]
         return {i for i in ids + [self.tokenizer.eos_token_id, self.tokenizer.pad_token_id] if i is not None}
 
-
-def _shared_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

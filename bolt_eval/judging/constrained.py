@@ -5,8 +5,10 @@ verdict in the official form ("[[7]]", "[[A>B]]", {"score": "7"}). Such a reply 
 asked again freely; the judge is asked for the verdict itself, constrained: its own reply is
 continued with the template's verdict prefix ("Rating: [[") and the verdict is the allowed
 continuation ("1]]" .. "10]]") the model itself prefers. On hf the choice is the argmax of
-the continuations' log-likelihoods (as lm-eval scores multiple choice); on vLLM it comes
-from structured outputs (guided choice, `extra_body` for a served model). The ledger row
+the continuations' log-likelihoods (as lm-eval scores multiple choice), scored right after
+the free reply on the KV cache it left (`Request.followup`; a reply stored by an earlier run
+is scored on a fresh prefill, to the same values); on vLLM it comes from structured outputs
+(guided choice, `extra_body` for a served model). The ledger row
 keeps the free reply as `raw`, the verdict text as `verdict_text` and `method` =
 "constrained"; its verdict is what the official parser reads in that verdict text, so the
 scorer downstream sees the same verdicts as from a judge that wrote them itself.

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bolt_eval.backends.base import BackendSpec, ChoiceRequest, LazyBackend
+from bolt_eval.backends.base import BackendSpec, Choice, ChoiceRequest, LazyBackend
 from bolt_eval.judging import constrained
 from bolt_eval.judging.cost import Budget, Meter
 from bolt_eval.judging.ledger import Entry, Ledger, judgment_key
@@ -70,6 +70,7 @@ class Judge:
         self.backend = LazyBackend(spec.backend)  # built only when a call is needed
         cls = backends.get(spec.backend.backend)
         self.constrain = spec.constrained and cls.can_choose
+        self.follow_up = self.constrain and cls.can_follow_up
         if spec.expected_score and not cls.can_score:
             raise UserError(f"--judge-expected-score needs the judge's likelihoods, which the {spec.backend.backend} "
                             "backend does not give: use a local judge on --judge-backend hf or vllm")
@@ -150,12 +151,16 @@ class Judge:
         previous = self.ledger.get(keys)
         requests = []
         for k, p in zip(keys, todo):
-            requests.append(Request(k[:12], 0, p.messages, self.params_for(previous[k].attempts if k in previous else 0)))
+            requests.append(Request(k[:12], 0, p.messages, self.params_for(previous[k].attempts if k in previous else 0),
+                                    self._followup(p)))
         again: list[JudgePrompt] = []
 
         def store(i: int, completions: list[Completion]) -> None:
             c = completions[0]
             entry = self._entry(keys[i], todo[i], c, previous.get(keys[i]))
+            if entry.status not in FINAL and c.followup_logprobs:  # scored with the reply: no second prefill
+                choice = Choice.best(c.followup_logprobs)
+                _give_verdict(entry, todo[i].parser, choice.index, choice.logprobs)
             self.ledger.put([entry])
             self.calls += 1
             self.budget.charge(self.meter, c.prompt_tokens, c.completion_tokens)
@@ -187,6 +192,12 @@ class Judge:
             latency_s=round((old.latency_s if old else 0.0) + c.latency_s, 4),
         )
 
+    def _followup(self, prompt: JudgePrompt) -> tuple[str, tuple[str, ...]] | None:
+        """What a backend that can should score right after the free reply: the allowed
+        verdicts after the reply + the verdict prefix (used only if the reply has no verdict)."""
+        allowed = constrained.allowed_for(prompt.parser) if self.follow_up else None
+        return (constrained.SEPARATOR + allowed.prefix, allowed.choices) if allowed else None
+
     @staticmethod
     def _constrainable(prompt: JudgePrompt, entry: Entry | None) -> bool:
         """A stored reply without a verdict (not an API error) of a template with allowed verdicts."""
@@ -204,11 +215,7 @@ class Judge:
             rows = [entries[self.key(p)] for p in chunk]
             requests = [constrained.ALLOWED[p.parser].request(p.messages, e.raw) for p, e in zip(chunk, rows)]
             for p, e, choice in zip(chunk, rows, self.backend.get().choose(requests)):
-                allowed = constrained.ALLOWED[p.parser]
-                e.verdict, e.verdict_text = constrained.verdict(p.parser, choice.index)
-                e.status = "ok" if e.verdict is not None else "parse_error"
-                e.method = "constrained"
-                e.choice_logprobs = dict(zip(allowed.choices, choice.logprobs)) if choice.logprobs else None
+                _give_verdict(e, p.parser, choice.index, choice.logprobs)
             self.ledger.put(rows)
             if progress:
                 progress(len(chunk))
@@ -230,6 +237,14 @@ class Judge:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def _give_verdict(entry: Entry, parser: str, index: int, logprobs: tuple[float, ...] | None) -> None:
+    """Make the allowed verdict `index` the entry's constrained verdict."""
+    entry.verdict, entry.verdict_text = constrained.verdict(parser, index)
+    entry.status = "ok" if entry.verdict is not None else "parse_error"
+    entry.method = "constrained"
+    entry.choice_logprobs = dict(zip(constrained.ALLOWED[parser].choices, logprobs)) if logprobs else None
 
 
 def _pending(key: str, judge_id: str, prompt: JudgePrompt) -> Entry:

@@ -81,7 +81,15 @@ def test_hf_choice_is_the_argmax_of_the_scored_continuations(hf_judge_backend, t
 
 
 def test_a_local_judge_without_a_verdict_gets_one_constrained_and_the_ledger_says_so(
-        tmp_path: Path, tiny_llama: Path) -> None:
+        tmp_path: Path, tiny_llama: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On hf the verdicts are scored with the replies, on the cache they left: no second
+    prefill (`score_choices` is never called), the same scores as a plain forward pass."""
+    from bolt_eval.backends.hf import HFBackend
+
+    def second_prefill(*args):
+        raise AssertionError("the verdict was scored apart from its reply")
+
+    monkeypatch.setattr(HFBackend, "score_choices", second_prefill)
     j = judge(tmp_path, BackendSpec("hf", str(tiny_llama), device="cpu"), expected_score=True)
     rate, arena = j.run([RATE, ARENA])
     assert j.calls == 2  # one free reply each, no free retries
@@ -91,6 +99,9 @@ def test_a_local_judge_without_a_verdict_gets_one_constrained_and_the_ledger_say
         assert (e.status, e.method) == ("ok", "constrained")
         scores = [e.choice_logprobs[c] for c in allowed.choices]
         assert e.verdict_text == allowed.text(max(range(len(scores)), key=scores.__getitem__))
+        assert scores == pytest.approx(independent_scores(tiny_llama, prompt, allowed.request((), e.raw).reply,
+                                                          allowed.choices), abs=1e-3)
+    monkeypatch.undo()
     assert rate.verdict in [float(g) for g in range(1, 11)] and arena.verdict in ("A>>B", "A>B", "A=B", "B>A", "B>>A")
     weights = [math.exp(rate.choice_logprobs[f"{g}]]"]) for g in range(1, 11)]
     assert constrained.expected_grade("rating@1", rate.choice_logprobs) == pytest.approx(
@@ -113,6 +124,10 @@ def test_failed_free_replies_in_the_ledger_are_constrained_without_a_new_call(tm
     [after] = later.run([RATE])
     assert later.calls == 0 and after.raw == before.raw
     assert (after.status, after.method) == ("ok", "constrained") and after.verdict_text.startswith("Rating: [[")
+    (tmp_path / "fresh").mkdir()
+    [fresh] = judge(tmp_path / "fresh", spec).run([RATE])  # scored with its reply, on the reply's cache
+    assert fresh.raw == before.raw and fresh.verdict_text == after.verdict_text
+    assert list(fresh.choice_logprobs.values()) == pytest.approx(list(after.choice_logprobs.values()), abs=1e-4)
 
 
 OLD_SCHEMA = """CREATE TABLE judgments (key TEXT PRIMARY KEY, judge TEXT NOT NULL, template TEXT NOT NULL,
