@@ -1,9 +1,11 @@
 """`hf` backend: transformers generation, batched, with the model's own chat template.
 
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
-generated in batches with left padding; `n` sampled answers per prompt continue from one
-prefill of the prompt, its KV cache copied n times (generate alone would prefill every
-copy) into a StaticCache that decoding writes in place. A prompt longer than the model's
+generated in batches with left padding, decoding into a KV cache written in place
+(backends/hf_cache.py); `n` sampled answers per prompt continue from one prefill of the
+prompt, its KV cache copied n times (generate alone would prefill every copy) into a
+StaticCache. A request's `followup` (a judge's allowed verdicts) is scored on the batch's
+cache right after its reply (backends/hf_choices.py). A prompt longer than the model's
 context (`max_position_embeddings`) fails or is cut from the left, as `--context-policy`
 says (backends/context.py). torch and transformers are imported only when a model is loaded.
 """
@@ -158,6 +160,8 @@ class HFBackend(Backend):
                         followups: list[tuple[str, tuple[str, ...]] | None]) -> list[list[Completion]]:
         import torch
 
+        from bolt_eval.backends.hf_cache import reserved_cache
+
         tok = self.tokenizer
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
         full_lens = enc["attention_mask"].sum(dim=1).tolist()
@@ -182,6 +186,8 @@ class HFBackend(Backend):
                 enc = {k: v.repeat_interleave(per_prompt, dim=0) for k, v in enc.items()}
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        if "past_key_values" not in kwargs:  # decode in place (backends/hf_cache.py); a followup adds a few tokens
+            kwargs["past_key_values"] = reserved_cache(self.model.config, params.max_new_tokens + 64 * any(followups))
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
         follow = per_prompt == 1 and any(followups)
