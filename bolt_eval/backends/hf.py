@@ -3,8 +3,7 @@
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
 generated in batches with left padding, decoding into a KV cache written in place
 (backends/hf_cache.py); `n` sampled answers per prompt continue from one prefill of the
-prompt, its KV cache copied n times (generate alone would prefill every copy) into a
-StaticCache. A request's `followup` (a judge's allowed verdicts) is scored on the batch's
+prompt, its KV cache copied n times (generate alone would prefill every copy). A request's `followup` (a judge's allowed verdicts) is scored on the batch's
 cache right after its reply (backends/hf_choices.py). A prompt longer than the model's
 context (`max_position_embeddings`) fails or is cut from the left, as `--context-policy`
 says (backends/context.py). torch and transformers are imported only when a model is loaded.
@@ -237,18 +236,18 @@ class HFBackend(Backend):
         repeated `copies` times: the prompt's prefill runs once for all its samples. Positions
         count from each row's first real token, as generate counts them under left padding.
 
-        The cache handed to generate is transformers' StaticCache, with room for the new
-        tokens: each decoding step writes in place, where the default DynamicCache copies
-        every layer's whole cache (bench case `generation_hf_samples`; the same tokens)."""
+        The copies go into the cache decoding writes in place (backends/hf_cache.py), with
+        room for the new tokens (bench case `generation_hf_samples`)."""
         import torch
-        from transformers import StaticCache
+
+        from bolt_eval.backends.hf_cache import reserved_cache
 
         mask = enc["attention_mask"][:, :-1]
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             prefilled = self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask,
                                    position_ids=positions, use_cache=True, **self._last_logits_only()).past_key_values
-            cache = StaticCache(config=self.model.config, max_cache_len=mask.shape[1] + new_tokens + 1)
+            cache = reserved_cache(self.model.config, new_tokens + 1)
             for layer, done in zip(cache.layers, prefilled.layers):
                 layer.update(done.keys.repeat_interleave(copies, dim=0), done.values.repeat_interleave(copies, dim=0))
                 done.keys = done.values = None  # each layer freed once copied: one cache in memory, not two

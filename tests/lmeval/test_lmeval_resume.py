@@ -25,11 +25,27 @@ def cached(db: Path) -> int:
         return 0
 
 
+# The CLI with a slow model (an injected fault): each answer takes 0.5 s more, so the kill
+# lands between the first cached answer and the last (the tiny model alone answers all 4
+# within one 50 ms poll, and the kill missed the window in 4 of 5 tries).
+SLOW_CLI = """import sys, time
+from lm_eval.models.huggingface import HFLM
+generate = HFLM._model_generate
+def slow(self, *args, **kwargs):
+    out = generate(self, *args, **kwargs)
+    time.sleep(0.5)
+    return out
+HFLM._model_generate = slow
+from bolt_eval.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_killed_run_resumes_from_lm_evals_cache(tiny_llama, tmp_path):
     include, out = write_tasks(tmp_path / "tasks"), tmp_path / "r"
     args = ["run", "--model", str(tiny_llama), "--tasks", "lm-eval:toy_arith", "--lm-eval-include", str(include),
             "--out", str(out), "--device", "cpu", "--batch-size", "1", "--label", "t"]
-    proc = subprocess.Popen([sys.executable, "-m", "bolt_eval.cli", *args], env=cli_env(),
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CLI, *args], env=cli_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
