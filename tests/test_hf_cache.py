@@ -2,7 +2,6 @@
 transformers' DynamicCache holds, through growth past its room, a crop and a reorder, and
 writes in place while it has room."""
 
-import pytest
 import torch
 from transformers.cache_utils import DynamicLayer
 
