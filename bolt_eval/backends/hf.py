@@ -3,8 +3,9 @@
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
 generated in batches with left padding, decoding into a KV cache written in place
 (backends/hf_cache.py); `n` sampled answers per prompt continue from one prefill of the
-prompt, its KV cache copied n times (generate alone would prefill every copy). A request's `followup` (a judge's allowed verdicts) is scored on the batch's
-cache right after its reply (backends/hf_choices.py). A prompt longer than the model's
+prompt, its KV cache copied n times (generate alone would prefill every copy). A
+request's `followup` (a judge's allowed verdicts) is scored on the batch's cache right
+after its reply (backends/hf_choices.py). A prompt longer than the model's
 context (`max_position_embeddings`) fails or is cut from the left, as `--context-policy`
 says (backends/context.py). torch and transformers are imported only when a model is loaded.
 """
@@ -148,7 +149,7 @@ class HFBackend(Backend):
 
     def _score(self, context: str, choices: tuple[str, ...]) -> list[float]:
         tokens = Tokens.of(self.tokenizer, context, choices)
-        longest = max(map(len, tokens.wholes))
+        longest = tokens.longest
         cut = max(0, longest - self.context) if self.context else 0  # from the left
         if tokens.fed - cut < 1:
             raise UserError(f"a judge verdict cannot be scored: the context leaves no room for it "
@@ -225,7 +226,7 @@ class HFBackend(Backend):
         rows: list[Tokens | None] = []
         for text, followup in zip(texts, followups):
             tokens = Tokens.of(self.tokenizer, text + followup[0], followup[1]) if followup else None
-            fits = tokens is not None and not (self.context and max(map(len, tokens.wholes)) > self.context)
+            fits = tokens is not None and not (self.context and tokens.longest > self.context)
             rows.append(tokens if fits else None)
         mask = enc["attention_mask"]
         held = [ids[m.bool()].tolist() + gen for ids, m, gen in zip(enc["input_ids"], mask, new)]

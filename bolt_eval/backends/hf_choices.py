@@ -33,6 +33,10 @@ class Tokens:
     starts: list[int]
 
     @property
+    def longest(self) -> int:
+        return max(map(len, self.wholes))
+
+    @property
     def fed(self) -> int:
         return min(self.starts) - 1  # the last shared token is fed with each choice, for its logits
 
@@ -70,7 +74,7 @@ def score_context(model: Any, tokens: Tokens, cut: int, keep_last: dict[str, int
     return scores
 
 
-def score_after_generate(model: Any, cache: Any, prompt_mask: Any, held: list[list[int] | None],
+def score_after_generate(model: Any, cache: Any, prompt_mask: Any, held: list[list[int]],
                          rows: list[Tokens | None], keep_last: dict[str, int]) -> list[list[float] | None]:
     """Each row's choices scored on the batch's cache after `generate`: columns [0, W) hold
     the left-padded prompts (`prompt_mask`), the next ones the generated tokens. `held[r]`
@@ -81,21 +85,19 @@ def score_after_generate(model: Any, cache: Any, prompt_mask: Any, held: list[li
 
     width = prompt_mask.shape[1]
     generated = cache.get_seq_length() - width
-    usable: list[int | None] = [None] * len(rows)  # per row: the first token of its whole text to feed
+    live: dict[int, int] = {}  # row -> the first token of its whole text to feed
+    reply_shared: dict[int, int] = {}  # row -> how many of its generated tokens its whole text shares
     for r, t in enumerate(rows):
-        if t is None or held[r] is None:
-            continue
         prompt_len = int(prompt_mask[r].sum())
-        same = min(shared_prefix(t.context, held[r][:prompt_len + generated]), t.fed)
+        same = min(shared_prefix(t.context, held[r][:prompt_len + generated]), t.fed) if t else -1
         if same >= prompt_len:
-            usable[r] = same
-    live = {r: u for r, u in enumerate(usable) if u is not None}
+            live[r], reply_shared[r] = same, same - prompt_len
     if not live:
         return [None] * len(rows)
     mask = torch.zeros((len(rows), width + generated), dtype=prompt_mask.dtype, device=prompt_mask.device)
     mask[:, :width] = prompt_mask  # a row not scored feeds padding, attending to its prompt only
-    for r, u in live.items():
-        mask[r, width:width + u - int(prompt_mask[r].sum())] = 1  # the generated tokens its whole text shares
+    for r, shared in reply_shared.items():
+        mask[r, width:width + shared] = 1
     scores: dict[int, list[float]] = {r: [] for r in live}
     with torch.inference_mode():
         mask = _feed(model, cache, mask, {r: rows[r].context[u:rows[r].fed] for r, u in live.items()}, live,
