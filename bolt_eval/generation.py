@@ -6,13 +6,15 @@ The tasks' samples are pooled into chunks, the tasks ordered by their median pro
 and each task's samples in data order, so a local engine fills its batches across tasks
 with prompts alike in length: on 2 CPU cores a decoding step of the 135M default model
 costs about the same for 4 and for 16 short sequences, but a batch is padded to its longest
-prompt (docs/performance.md). Every finished sample is appended to its own run at once; a
-killed run loses at most the chunk in flight.
+prompt (docs/performance.md). A multi-turn sample's later turns join the next samples'
+first turns. Every finished sample is appended to its own run at once; a killed run loses
+at most the samples in flight.
 """
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass, field
 from typing import Any
 
 from bolt_eval.benchmarks.base import Task
@@ -25,7 +27,11 @@ def generate_missing(plans: list[Any], runs: list[Any], backend: Any, cfg: Any, 
                      meter: Any) -> list[str]:
     """Generate and store the samples each run (of runner.Plan `plans`) lacks, the tasks
     pooled; returns one error message per run with failed samples (marked `incomplete` in
-    its manifest), else nothing."""
+    its manifest), else nothing.
+
+    Each call to the backend asks the first turn of the next chunk of samples and the next
+    turn of every sample still in flight from the chunk before: a multi-turn sample's second
+    turn goes out with the next chunk's first turns, not in a batch of its own."""
     pending = [(p, run, [s for s in p.samples if s.id not in run.records]) for p, run in zip(plans, runs)]
     # tasks by their median prompt length, so a batch holds prompts alike in length; each run's samples in data order
     pending.sort(key=lambda e: statistics.median([chars(messages(s, [], e[0].task.prompt(s, 0))) for s in e[2]] or [0]))
@@ -33,22 +39,26 @@ def generate_missing(plans: list[Any], runs: list[Any], backend: Any, cfg: Any, 
     failed: dict[int, list[str]] = {}
     bar = progress_bar(sum(len(s.turns) for *_, s in todo), "answers", cfg.progress)
     size = cfg.chunk or cfg.backend.chunk_size
-    for start in range(0, len(todo), size):
-        if budget.exhausted:
-            break
-        chunk = todo[start:start + size]
-        for _, run, _ in chunk:
+    flight: list[tuple[Any, Any, Asking]] = []
+    taken = 0
+    while True:
+        new = [] if budget.exhausted else todo[taken:taken + size]
+        for p, run, sample in new:
             if "provenance" not in run.manifest:  # every run that generates, not only the first
                 run.manifest["provenance"] = backend.get().describe()
-        outputs = generate_chunk([(s, p.task) for p, _, s in chunk], backend.get(), cfg.sampling, bar.update)
-        for c in (c for traj in (t for o in outputs for t in o) for _, c in traj):
+            flight.append((p, run, Asking(sample, p.task, p.task.sampling(sample, cfg.sampling))))
+        taken += len(new)
+        if not flight:
+            break
+        for c in ask([a for *_, a in flight], backend.get(), bar.update):
             budget.charge(meter, c.prompt_tokens, c.completion_tokens)
-        for (p, run, sample), trajectories in zip(chunk, outputs):
-            errors = [c.error for traj in trajectories for _, c in traj if c.error]
+        for p, run, asking in (f for f in flight if f[2].done):
+            errors = [c.error for traj in asking.trajs for _, c in traj if c.error]
             if errors:
-                failed.setdefault(id(run), []).append(f"{sample.id}: {errors[0]}")
+                failed.setdefault(id(run), []).append(f"{asking.sample.id}: {errors[0]}")
                 continue
-            run.append(record(sample, trajectories, p.task, delims))
+            run.append(record(asking.sample, asking.trajs, p.task, delims))
+        flight = [f for f in flight if not f[2].done]
     bar.close()
     reports = []
     for p, run in zip(plans, runs):
@@ -63,35 +73,45 @@ def generate_missing(plans: list[Any], runs: list[Any], backend: Any, cfg: Any, 
     return reports
 
 
-def generate_chunk(chunk: list[tuple[Sample, Task]], backend: Any, base: SamplingParams,
-                   advance: Any) -> list[list[list[tuple[str, Completion]]]]:
-    """Each (sample, its task) -> n trajectories -> per turn (user prompt, completion). Turn
-    t+1 is asked after the model's own answer to turn t, trajectory by trajectory."""
-    params = [task.sampling(s, base) for s, task in chunk]
-    trajs: list[list[list[tuple[str, Completion]]]] = [[[] for _ in range(p.n)] for p in params]
-    for turn in range(max(len(s.turns) for s, _ in chunk)):
-        requests, slots = [], []
-        for i, (s, task) in enumerate(chunk):
-            if turn >= len(s.turns):
-                continue
-            prompt = task.prompt(s, turn)
-            if turn == 0:  # one request, n samples
-                requests.append(Request(s.id, 0, messages(s, [], prompt), params[i]))
-                slots.append((i, None))
-            else:
-                for k, traj in enumerate(trajs[i]):
-                    if traj[-1][1].error:
-                        continue
-                    requests.append(Request(s.id, turn, messages(s, traj, prompt),
-                                            params[i].with_(n=1, seed=params[i].seed + k)))
-                    slots.append((i, k))
-        outs = backend.generate(requests, progress=advance) if requests else []
-        for (i, k), req, completions in zip(slots, requests, outs):
-            prompt = req.messages[-1]["content"]
-            targets = range(len(trajs[i])) if k is None else [k]
-            for kk, c in zip(targets, completions):
-                trajs[i][kk].append((prompt, c))
-    return trajs
+@dataclass
+class Asking:
+    """A sample being asked turn by turn: its n trajectories so far, each a list of (user
+    prompt, completion). Turn t+1 is asked after the model's own answer to turn t,
+    trajectory by trajectory; a trajectory stops at its first failed turn."""
+
+    sample: Sample
+    task: Task
+    params: SamplingParams
+    trajs: list[list[tuple[str, Completion]]] = field(default_factory=list)
+    turn: int = 0
+
+    def __post_init__(self) -> None:
+        self.trajs = self.trajs or [[] for _ in range(self.params.n)]
+
+    @property
+    def done(self) -> bool:
+        return self.turn >= len(self.sample.turns) or (self.turn > 0 and all(t[-1][1].error for t in self.trajs))
+
+    def requests(self) -> list[tuple[Request, list[int]]]:
+        """This turn's requests, each with the trajectories its completions continue."""
+        s, prompt = self.sample, self.task.prompt(self.sample, self.turn)
+        if self.turn == 0:  # one request, n samples
+            return [(Request(s.id, 0, messages(s, [], prompt), self.params), list(range(len(self.trajs))))]
+        return [(Request(s.id, self.turn, messages(s, traj, prompt), self.params.with_(n=1, seed=self.params.seed + k)),
+                 [k]) for k, traj in enumerate(self.trajs) if not traj[-1][1].error]
+
+
+def ask(flight: list[Asking], backend: Any, advance: Any) -> list[Completion]:
+    """One call to the backend: the current turn of every sample in `flight`; returns the
+    completions it made."""
+    asked = [(a, req, targets) for a in flight for req, targets in a.requests()]
+    outs = backend.generate([req for _, req, _ in asked], progress=advance) if asked else []
+    for (a, req, targets), completions in zip(asked, outs):
+        for k, c in zip(targets, completions):
+            a.trajs[k].append((req.messages[-1]["content"], c))
+    for a in flight:
+        a.turn += 1
+    return [c for completions in outs for c in completions]
 
 
 def chars(conversation: tuple[Message, ...]) -> int:

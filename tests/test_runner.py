@@ -63,3 +63,48 @@ def test_tasks_are_generated_in_shared_chunks_and_judged_in_one_pass(tmp_path: P
     assert [r.manifest["runtime"]["judge_calls"] for r in (math, mt, mt_two)] == [0, 8, 0]
     assert mt.summary["coverage"]["judged"] == 8 and mt_two.summary["coverage"]["judged"] == 4
     assert mt_two.summary["headline"]["mean"] == 5.5  # grades 4, 6 and 5, 7
+
+
+def test_a_chunks_second_turns_go_out_with_the_next_chunks_first_turns(tmp_path: Path, monkeypatch) -> None:
+    """Three samples a chunk: each call to the backend carries the next chunk's first turns
+    and the second turns of the chunk before, and every sample's record is the one a single
+    chunk gives."""
+    from openai_server import LoopbackServer
+    from run_factory import MT_SMOKE, grading_judge
+
+    from bolt_eval.backends.replay import ReplayBackend
+    from bolt_eval.judging.judge import JudgeSpec
+
+    mt_ids = [str(json.loads(line)["question_id"]) for line in MT_SMOKE.read_text().splitlines()]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(row) + "\n" for row in (
+        [{"id": r["unique_id"], "response": "no idea"} for r in MATH_ROWS[:2]]
+        + [{"id": q, "responses": [f"{q} one GRADE-4", f"{q} two GRADE-6"]} for q in mt_ids])))
+    calls: list[list[tuple[str, int]]] = []
+    generate = ReplayBackend.generate
+
+    def spy(self, requests, progress=None):
+        calls.append([(r.sample_id, r.turn) for r in requests])
+        return generate(self, requests, progress)
+
+    monkeypatch.setattr(ReplayBackend, "generate", spy)
+    records = {}
+    with LoopbackServer(grading_judge) as server:
+        judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4, max_retries=0,
+                                      timeout_s=5.0), parse_retries=0)
+        for chunk in (3, None):
+            calls.clear()
+            cfg = EvalConfig(tasks=[TaskSpec("math500", str(MATH_FIXTURE), 2), TaskSpec("mt_bench", str(MT_SMOKE))],
+                             backend=BackendSpec("replay", str(answers)), out=str(tmp_path / f"r{chunk}"),
+                             judge=judge, progress=False, chunk=chunk)
+            records[chunk] = [r.dir.joinpath("samples.jsonl").read_text() for r in evaluate(cfg)]
+            if chunk:
+                chunked = list(calls)
+    firsts = [i for call in chunked for i, turn in call if turn == 0]
+    chunks = [firsts[:3], firsts[3:]]
+    assert len(firsts) == 6 and [len(c) for c in chunked] == [3, 3 + sum(i in mt_ids for i in chunks[0]),
+                                                             sum(i in mt_ids for i in chunks[1])]
+    for k, call in enumerate(chunked):
+        assert [i for i, turn in call if turn == 0] == (chunks[k] if k < 2 else [])
+        assert sorted(i for i, turn in call if turn == 1) == sorted(i for i in (chunks[k - 1] if k else []) if i in mt_ids)
+    assert records[3] == records[None]
