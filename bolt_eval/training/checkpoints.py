@@ -48,6 +48,14 @@ def is_checkpoint(folder: Path) -> bool:
     return ((folder / "config.json").is_file() or is_lora(folder)) and bool(weight_files(folder))
 
 
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest trainer checkpoint (`checkpoint-N`) whose trainer_state.json, which
+    transformers' Trainer writes last, is there: a trainer killed while saving leaves a
+    folder without it (transformers' `get_last_checkpoint` would pick that one)."""
+    done = [p for p in folder.glob("checkpoint-*") if is_checkpoint(p) and (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: step_of(p) or 0, default=None)
+
+
 def fingerprint(folder: str | Path) -> str:
     """The checkpoint's identity: `models.weights_fingerprint` of each model weight file,
     so a trainer's checkpoint and the same weights saved as `final/` share it."""

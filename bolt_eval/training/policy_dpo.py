@@ -7,7 +7,7 @@ RLHFlow/Online-RLHF). Beta, learning rate, epochs, scheduler, warm-up, batch and
 accumulation come from the recipe (trl `DPOConfig`, sigmoid loss, plus the chosen answers' NLL
 at `online.nll_weight` when set: RPO, Pang et al., arXiv 2404.19733); the reference's log-probs
 are computed once before training (`precompute_ref_log_probs`). A killed training
-resumes from its last trainer checkpoint (transformers `get_last_checkpoint`).
+resumes from its last complete trainer checkpoint (checkpoints.last_checkpoint).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bolt_eval.training.checkpoints import last_checkpoint
 from bolt_eval.training.policy_rl import save_final, trainer_args
 
 
@@ -38,7 +39,6 @@ def train_dpo(policy: Path, reference: Path, rows: list[dict[str, Any]], setting
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOTrainer
 
     args = dpo_args(settings, work, seed, progress)
@@ -52,7 +52,7 @@ def train_dpo(policy: Path, reference: Path, rows: list[dict[str, Any]], setting
     ref_model = None if same else AutoModelForCausalLM.from_pretrained(reference, dtype=dtype)
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)
-    last = get_last_checkpoint(str(work)) if work.is_dir() else None
+    last = str(found) if (found := last_checkpoint(work)) else None
     with contextlib.redirect_stdout(sys.stderr):  # trl/transformers print their logs: keep stdout for results
         trainer.train(resume_from_checkpoint=last)
     save_final(trainer, tokenizer, final)

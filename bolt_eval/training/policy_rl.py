@@ -38,6 +38,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from bolt_eval.training.checkpoints import last_checkpoint
 from bolt_eval.types import UserError
 
 RewardFunc = Callable[..., list[float | None]]
@@ -120,7 +121,6 @@ def train_rl(algorithm: str, policy: Path, reference: Path, rows: list[dict[str,
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
 
     args = rl_config(algorithm, settings, work, seed, progress)
     tokenizer = AutoTokenizer.from_pretrained(policy)
@@ -135,7 +135,7 @@ def train_rl(algorithm: str, policy: Path, reference: Path, rows: list[dict[str,
         from trl import GRPOTrainer as Trainer
     trainer = Trainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=Dataset.from_list(rows),
                       processing_class=tokenizer)
-    last = get_last_checkpoint(str(work)) if work.is_dir() else None
+    last = str(found) if (found := last_checkpoint(work)) else None
     with contextlib.redirect_stdout(sys.stderr):  # trl/transformers print their logs: keep stdout for results
         trainer.train(resume_from_checkpoint=last)
     model.config._name_or_path = str(final)

@@ -30,7 +30,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bolt_eval.training.checkpoints import fingerprint, is_checkpoint, merge_lora, step_of
+from bolt_eval.training.checkpoints import fingerprint, last_checkpoint, merge_lora
 from bolt_eval.training.recipe import resolve_path
 from bolt_eval.training.workdir import StageDir, file_sha256
 from bolt_eval.types import UserError
@@ -69,12 +69,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
                         f"{path.parent / 'pool.jsonl'}); use a stronger bootstrap.generator, more samples "
                         "(bootstrap.n) or queries, a lower bootstrap.percentile, or point sft.data at a chat-format file")
     return rows
-
-
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint whose trainer_state.json (written last) is there."""
-    done = [p for p in folder.glob("checkpoint-*") if is_checkpoint(p) and (p / "trainer_state.json").is_file()]
-    return max(done, key=lambda p: step_of(p) or 0, default=None)
 
 
 def _device(cfg: Any) -> tuple[bool, bool]:

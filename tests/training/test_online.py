@@ -181,6 +181,25 @@ def test_kill_during_training_then_resume_from_the_checkpoint(tmp_path, tiny_lla
     assert not list(trainer.glob("checkpoint-*"))  # removed once the model was saved
 
 
+def test_a_checkpoint_killed_while_saving_is_not_resumed_from(tmp_path, tiny_llama):
+    """The Trainer writes trainer_state.json last; a kill before it leaves a folder that
+    `from_pretrained` may read but `trainer.train(resume_from_checkpoint=)` rejects (the
+    kill test above met one: config.json only)."""
+    import shutil
+
+    from bolt_eval.training.checkpoints import last_checkpoint
+
+    trainer = tmp_path / "trainer"
+    for step, files in ((1, ["config.json", "model.safetensors", "trainer_state.json"]),
+                        (2, ["config.json", "model.safetensors"]), (3, ["config.json"])):
+        (trainer / f"checkpoint-{step}").mkdir(parents=True)
+        for name in files:
+            shutil.copy(tiny_llama / name if name != "trainer_state.json" else tiny_llama / "config.json",
+                        trainer / f"checkpoint-{step}" / name)
+    assert last_checkpoint(trainer) == trainer / "checkpoint-1"
+    assert last_checkpoint(tmp_path / "nothing-yet") is None
+
+
 def test_missing_sft_model_names_the_fix(tmp_path, tiny_llama, tiny_reward_model):
     recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model), ["online.init=null"])
     with pytest.raises(UserError, match="bolt-eval train sft --recipe"):
