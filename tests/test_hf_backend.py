@@ -48,6 +48,27 @@ def test_n_samples_share_one_prefill_with_left_padding_positions(backend):
                                                      for t in rendered]
 
 
+def test_prompts_are_prefilled_alone_in_chunks_without_their_padding(backend, monkeypatch):
+    """Each prompt but its last token is prefilled on its own, PREFILL_CHUNK tokens a forward,
+    into the batch's left-padded cache: the answers equal a whole-prompt prefill's, and no
+    forward ever sees a padding token."""
+    from bolt_eval.backends import hf
+
+    reqs = requests(3, spread=5, max_new_tokens=10)
+    whole = [cs[0].text for cs in backend.generate(reqs)]
+    fed = []
+    hook = backend.model.register_forward_pre_hook(lambda m, a, k: fed.append(k["input_ids"].shape), with_kwargs=True)
+    monkeypatch.setattr(hf, "PREFILL_CHUNK", 4)
+    try:
+        chunked = [cs[0].text for cs in backend.generate(reqs)]
+    finally:
+        hook.remove()
+    lengths = [len(backend.tokenizer(backend._render(r), add_special_tokens=False)["input_ids"]) for r in reqs]
+    expected = [(1, min(4, n - 1 - start)) for n in sorted(lengths, reverse=True) for start in range(0, n - 1, 4)]
+    assert chunked == whole and len(set(whole)) == 3
+    assert [tuple(s) for s in fed[:len(expected)]] == expected and tuple(fed[len(expected)]) == (3, 1)
+
+
 def test_greedy_n_samples_are_identical_copies(backend):
     out = backend.generate(requests(2, n=3))
     assert [len(cs) for cs in out] == [3, 3] and len({c.text for c in out[0]}) == 1

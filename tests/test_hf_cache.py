@@ -37,15 +37,29 @@ def test_a_reserved_layer_holds_what_a_dynamic_layer_holds():
     assert same(ours.update(k, v), theirs.update(k, v)) and ours.keys.shape == (1, 2, 14, 4)
 
 
+def test_a_reserved_layers_first_allocation_holds_its_length():
+    layer = hf_cache.ReservedLayer(reserve=3, length=10)
+    room = []
+    for step, tokens in enumerate([4, 4, 2, 1]):  # a prompt in chunks, then past its length
+        layer.update(*states(1, tokens, step))
+        room.append(layer._keys.shape[-2])
+    assert room == [10, 10, 10, 14] and layer.get_seq_length() == 11
+
+
 def test_greedy_batches_decode_the_same_tokens_as_with_transformers_dynamic_cache(tiny_llama, monkeypatch):
     p = SamplingParams(max_new_tokens=12)
     reqs = [Request(str(i), 0, ({"role": "user", "content": "Solve " + "2+3 " * 5 * i},), p) for i in range(4)]
     made = []
     reserved = hf_cache.reserved_cache
-    monkeypatch.setattr(hf_cache, "reserved_cache", lambda config, reserve: made.append(reserve) or reserved(config, reserve))
+    monkeypatch.setattr(hf_cache, "reserved_cache",
+                        lambda config, reserve, length=0: made.append((reserve, length)) or reserved(config, reserve, length))
     with build_backend(BackendSpec("hf", str(tiny_llama), batch_size=4)) as backend:
         ours = [cs[0].text for cs in backend.generate(reqs)]
-        monkeypatch.setattr(hf_cache, "reserved_cache", lambda config, reserve: hf_cache.DynamicCache(config=config))
+        # transformers' own cache: generate prefills the padded batch itself
+        monkeypatch.setattr(hf_cache, "reserved_cache", lambda config, reserve, length=0: hf_cache.DynamicCache(config=config))
         theirs = [cs[0].text for cs in backend.generate(reqs)]
-    assert made == [12]  # one batch, room for its new tokens
+    lengths = sorted((len(backend.tokenizer(backend._render(r), add_special_tokens=False)["input_ids"]) for r in reqs),
+                     reverse=True)
+    # one batch cache: its prompt width + room for the new tokens; then one per prompt, its length but the last token
+    assert made == [(13, lengths[0] + 13)] + [(0, n - 1) for n in lengths]
     assert ours == theirs and len(set(ours)) > 1

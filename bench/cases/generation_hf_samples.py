@@ -6,8 +6,9 @@ iteration of the tiny recipe's stage 3, 730-750 tokens each through the chat tem
 samples per prompt, temperature 0.7, top-p 0.95, at most 64 new tokens: 64 rows decoded in
 one batch. The default model (SmolLM2-135M-Instruct), fp32 on CPU.
 
-- bolt-eval: `HFBackend.generate` as stage 3 calls it: each prompt prefilled once, its KV
-  cache copied n times into a cache that decoding writes in place (backends/hf_cache.py;
+- bolt-eval: `HFBackend.generate` as stage 3 calls it: each prompt prefilled once, alone
+  (without padding, since 2026-12-02's later change), its KV cache copied n times into a
+  cache that decoding writes in place (backends/hf_cache.py;
   transformers' `StaticCache` until 2026-12-02, the same speed here: 36.3-46.4 s against
   35.6-43.2 s for 4096 tokens, two threads).
 - one prefill, DynamicCache: the same single prefill and copies, decoded with transformers'

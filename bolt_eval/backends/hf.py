@@ -2,8 +2,9 @@
 
 Requests are grouped by sampling params, sorted by prompt length (less padding) and
 generated in batches with left padding, decoding into a KV cache written in place
-(backends/hf_cache.py); `n` sampled answers per prompt continue from one prefill of the
-prompt, its KV cache copied n times (generate alone would prefill every copy). A
+(backends/hf_cache.py). Each prompt is prefilled alone, without its padding, and its KV
+cache copied into the batch's (n times for `n` sampled answers: generate alone would
+prefill every copy and every pad). A
 request's `followup` (a judge's allowed verdicts) is scored on the batch's cache right
 after its reply (backends/hf_choices.py). A prompt longer than the model's
 context (`max_position_embeddings`) fails or is cut from the left, as `--context-policy`
@@ -25,6 +26,8 @@ from bolt_eval.backends.context import check_policy, overflow, room
 from bolt_eval.backends.hf_choices import Tokens, score_after_generate, score_context
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, SamplingParams, UserError
+
+PREFILL_CHUNK = 256  # tokens a prefill forward: attention scores for the default model at 1750 tokens, 16 MB
 
 
 def load_model(spec: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -160,7 +163,7 @@ class HFBackend(Backend):
                         followups: list[tuple[str, tuple[str, ...]] | None]) -> list[list[Completion]]:
         import torch
 
-        from bolt_eval.backends.hf_cache import reserved_cache
+        from bolt_eval.backends.hf_cache import ReservedLayer, reserved_cache
 
         tok = self.tokenizer
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
@@ -180,14 +183,15 @@ class HFBackend(Backend):
         if sampling:
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
             torch.manual_seed(params.seed + offset)
-            if per_prompt > 1 and enc["input_ids"].shape[1] > 1:  # one prefill per prompt, not per sample
-                kwargs.update(past_key_values=self._prefill(enc, per_prompt, params.max_new_tokens),
-                              num_return_sequences=1)
-                enc = {k: v.repeat_interleave(per_prompt, dim=0) for k, v in enc.items()}
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        if "past_key_values" not in kwargs:  # decode in place (backends/hf_cache.py); a followup adds a few tokens
-            kwargs["past_key_values"] = reserved_cache(self.model.config, params.max_new_tokens + 64 * any(followups))
+        reserve = params.max_new_tokens + 1 + 64 * any(followups)  # a followup adds a few tokens
+        width = enc["input_ids"].shape[1]
+        kwargs["past_key_values"] = cache = reserved_cache(self.model.config, reserve, width + reserve)
+        if width > 1 and all(isinstance(layer, ReservedLayer) for layer in cache.layers):
+            self._prefill(enc, per_prompt, cache)  # row by row, each prompt once for all its samples
+            kwargs["num_return_sequences"] = 1
+            enc = {k: v.repeat_interleave(per_prompt, dim=0) for k, v in enc.items()}
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
         follow = per_prompt == 1 and any(followups)
@@ -232,27 +236,38 @@ class HFBackend(Backend):
         held = [ids[m.bool()].tolist() + gen for ids, m, gen in zip(enc["input_ids"], mask, new)]
         return score_after_generate(self.model, cache, mask, held, rows, self._last_logits_only())
 
-    def _prefill(self, enc: dict[str, Any], copies: int, new_tokens: int) -> Any:
-        """The KV cache of every prompt but its last token (generate feeds that one), each row
-        repeated `copies` times: the prompt's prefill runs once for all its samples. Positions
-        count from each row's first real token, as generate counts them under left padding.
+    def _prefill(self, enc: dict[str, Any], copies: int, cache: Any) -> None:
+        """Fill `cache` (backends/hf_cache.py, every layer a `ReservedLayer`) with the keys and
+        values of every prompt but its last token (generate feeds that one), each row
+        repeated `copies` times.
 
-        The copies go into the cache decoding writes in place (backends/hf_cache.py), with
-        room for the new tokens (bench case `generation_hf_samples`)."""
+        Each prompt is prefilled alone, without its padding, `PREFILL_CHUNK` tokens at a
+        time, and copied into its rows of the batch's cache at the columns its left padding
+        leaves it (the padding's columns hold zeros and are masked out): no forward runs
+        over padding, a prompt runs once for all its samples, and attention scores stay
+        chunk x prompt for one row."""
         import torch
 
         from bolt_eval.backends.hf_cache import reserved_cache
 
-        mask = enc["attention_mask"][:, :-1]
-        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        ids, mask = enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1].bool()
+        width = ids.shape[1]
         with torch.inference_mode():
-            prefilled = self.model(input_ids=enc["input_ids"][:, :-1], attention_mask=mask,
-                                   position_ids=positions, use_cache=True, **self._last_logits_only()).past_key_values
-            cache = reserved_cache(self.model.config, new_tokens + 1)
-            for layer, done in zip(cache.layers, prefilled.layers):
-                layer.update(done.keys.repeat_interleave(copies, dim=0), done.values.repeat_interleave(copies, dim=0))
-                done.keys = done.values = None  # each layer freed once copied: one cache in memory, not two
-        return cache
+            for r, (row, real) in enumerate(zip(ids, mask)):
+                tokens = row[real][None]
+                if not tokens.shape[1]:
+                    continue
+                alone = reserved_cache(self.model.config, 0, tokens.shape[1])
+                for start in range(0, tokens.shape[1], PREFILL_CHUNK):
+                    self.model(input_ids=tokens[:, start:start + PREFILL_CHUNK], past_key_values=alone, use_cache=True,
+                               **self._last_logits_only())
+                for layer, done in zip(cache.layers, alone.layers):
+                    if not layer.is_initialized:  # zeros, broadcast: no second tensor of the batch's size
+                        shape = (ids.shape[0] * copies, done.keys.shape[1], width, done.keys.shape[-1])
+                        layer.update(done.keys.new_zeros(()).expand(shape), done.values.new_zeros(()).expand(shape))
+                    span = slice(r * copies, (r + 1) * copies)
+                    layer.keys[span, :, width - tokens.shape[1]:] = done.keys
+                    layer.values[span, :, width - tokens.shape[1]:] = done.values
 
     def _last_logits_only(self) -> dict[str, int]:
         """For a forward run for its KV cache: the logits of the last position only (as
