@@ -21,20 +21,15 @@ def test_every_task_of_a_run_records_the_backend_provenance(tmp_path: Path) -> N
     assert results[1].manifest["provenance"] == results[0].manifest["provenance"]
 
 
-def test_tasks_are_generated_in_shared_chunks_and_judged_in_one_pass(tmp_path: Path, monkeypatch) -> None:
-    """A local engine batches across tasks: the first turns of every task go out in one
-    generate call, and one judge pass serves every run; each run's manifest still counts
-    the judge calls made for it, a judgment two runs share counted once."""
-    from openai_server import LoopbackServer
-    from run_factory import MT_SMOKE, grading_judge
+def replay_with_spy(tmp_path: Path, monkeypatch) -> tuple[Path, list[str], list[list[tuple[str, int]]]]:
+    """A replay answers file for MATH500's first 2 problems and the MT-Bench smoke questions
+    (turn grades 4 + i and 6 + i), and the list each call to the replay backend appends
+    its requests' (sample id, turn) to."""
+    from run_factory import MT_SMOKE
 
     from bolt_eval.backends.replay import ReplayBackend
-    from bolt_eval.judging.judge import JudgeSpec
 
-    mt_rows = MT_SMOKE.read_text().splitlines()
-    first_two = tmp_path / "mt-first-two.jsonl"  # another data file: another run, whose judgments run 1 also needs
-    first_two.write_text("\n".join(mt_rows[:2]) + "\n")
-    mt_ids = [str(json.loads(line)["question_id"]) for line in mt_rows]
+    mt_ids = [str(json.loads(line)["question_id"]) for line in MT_SMOKE.read_text().splitlines()]
     answers = tmp_path / "answers.jsonl"
     answers.write_text("".join(json.dumps(row) + "\n" for row in (
         [{"id": r["unique_id"], "response": "no idea"} for r in MATH_ROWS[:2]]
@@ -47,6 +42,21 @@ def test_tasks_are_generated_in_shared_chunks_and_judged_in_one_pass(tmp_path: P
         return generate(self, requests, progress)
 
     monkeypatch.setattr(ReplayBackend, "generate", spy)
+    return answers, mt_ids, calls
+
+
+def test_tasks_are_generated_in_shared_chunks_and_judged_in_one_pass(tmp_path: Path, monkeypatch) -> None:
+    """A local engine batches across tasks: the first turns of every task go out in one
+    generate call, and one judge pass serves every run; each run's manifest still counts
+    the judge calls made for it, a judgment two runs share counted once."""
+    from openai_server import LoopbackServer
+    from run_factory import MT_SMOKE, grading_judge
+
+    from bolt_eval.judging.judge import JudgeSpec
+
+    answers, mt_ids, calls = replay_with_spy(tmp_path, monkeypatch)
+    first_two = tmp_path / "mt-first-two.jsonl"  # another data file: another run, whose judgments run 1 also needs
+    first_two.write_text("\n".join(MT_SMOKE.read_text().splitlines()[:2]) + "\n")
     with LoopbackServer(grading_judge) as server:
         judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4, max_retries=0,
                                       timeout_s=5.0), parse_retries=0)
@@ -72,22 +82,9 @@ def test_a_chunks_second_turns_go_out_with_the_next_chunks_first_turns(tmp_path:
     from openai_server import LoopbackServer
     from run_factory import MT_SMOKE, grading_judge
 
-    from bolt_eval.backends.replay import ReplayBackend
     from bolt_eval.judging.judge import JudgeSpec
 
-    mt_ids = [str(json.loads(line)["question_id"]) for line in MT_SMOKE.read_text().splitlines()]
-    answers = tmp_path / "answers.jsonl"
-    answers.write_text("".join(json.dumps(row) + "\n" for row in (
-        [{"id": r["unique_id"], "response": "no idea"} for r in MATH_ROWS[:2]]
-        + [{"id": q, "responses": [f"{q} one GRADE-4", f"{q} two GRADE-6"]} for q in mt_ids])))
-    calls: list[list[tuple[str, int]]] = []
-    generate = ReplayBackend.generate
-
-    def spy(self, requests, progress=None):
-        calls.append([(r.sample_id, r.turn) for r in requests])
-        return generate(self, requests, progress)
-
-    monkeypatch.setattr(ReplayBackend, "generate", spy)
+    answers, mt_ids, calls = replay_with_spy(tmp_path, monkeypatch)
     records = {}
     with LoopbackServer(grading_judge) as server:
         judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4, max_retries=0,
