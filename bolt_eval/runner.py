@@ -6,7 +6,8 @@ is loaded only if something is), judge what is unjudged (the judge likewise), th
 aggregate. Generation is done in chunks of samples, each finished sample appended durably;
 judgments go to the ledger chunk by chunk. The tasks' samples share chunks, and the runs
 that share a judge are judged in one pass, so a local engine batches across tasks. A
-killed run loses at most the chunk in flight and the same call resumes it. A sample that
+killed run loses at most the samples in flight (a chunk, and the later turns of the one
+before) and the same call resumes it. A sample that
 fails (an API error after retries, a missing replay answer) stops neither the other
 samples nor the other tasks: they are generated, judged and saved, and the evaluation
 ends `incomplete` (exit 2) for the same call to retry the failed ones.
