@@ -243,18 +243,26 @@ class ArenaHard(Task):
         return "sc_win_rate", stats.Estimate(**summary["by_category"][cat]["sc_win_rate"])
 
     def item_values(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
-        """Per prompt, its mean battle outcome (the raw win rate's share; paired deltas in
-        `compare` are on the raw win rate, since the style-controlled fit is not an item mean)."""
+        """Per prompt of the headline category, its mean battle outcome (the raw win rate's
+        share; paired deltas in `compare` are on the headline category's raw win rate, since
+        the style-controlled fit is not an item mean); prompts of other categories are NaN."""
         out: dict[str, list[float]] = {}
-        for b in self.battles(samples, records):
+        for b in self._headline_battles(samples, records):
             out.setdefault(b.prompt, []).append(b.outcome)
         return {r["id"]: (sum(out[r["id"]]) / len(out[r["id"]]) if r["id"] in out else math.nan) for r in records}
 
     def item_weights(self, samples: list[Sample], records: list[dict[str, Any]]) -> dict[str, float]:
         counts: dict[str, int] = {}
-        for b in self.battles(samples, records):
+        for b in self._headline_battles(samples, records):
             counts[b.prompt] = counts.get(b.prompt, 0) + 1
         return {r["id"]: float(counts.get(r["id"], 0)) for r in records}
+
+    def _headline_battles(self, samples: list[Sample], records: list[dict[str, Any]]) -> list[style_control.Battle]:
+        """The battles of the category the headline reports (v2.0: hard_prompt, beside
+        creative_writing): pairing all categories would rebuild no number of the summary."""
+        battles = self.battles(samples, records)
+        category = self.headline_category({b.model.split("|", 1)[1]: None for b in sorted(battles, key=lambda b: b.model)})
+        return [b for b in battles if b.model.split("|", 1)[1] == category]
 
     # helpers ------------------------------------------------------------------------------
     def token_counter(self) -> Callable[[str], int]:

@@ -142,3 +142,34 @@ def test_checkpoints_fitted_together(tmp_path, answers):
     expected = fit(battles, style="none").win_rate
     assert f"{100 * expected['good|hard_prompt']:.1f}" in lines[0]
     assert expected["worse|hard_prompt"] < 0.05 < expected["good|hard_prompt"]
+
+
+def test_paired_items_are_the_headline_categorys_when_a_run_has_two(tmp_path, answers):
+    """v2.0's runs hold hard_prompt and creative_writing; the summary's headline is one
+    category's, so `compare` pairs that category's prompts alone (all prompts together
+    rebuilt no number of the summary and compare refused the run as stale)."""
+    from bolt_eval.comparing.runs import item_values, load_run
+    from bolt_eval.stats import weighted_ratio
+
+    data = tmp_path / "two.jsonl"
+    rows = [json.loads(line) for line in SMOKE.read_text().splitlines()]
+    for row in rows[3:]:
+        row["category"] = "creative_writing"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with LoopbackServer(scripted) as server:
+        judge = JudgeSpec(BackendSpec("openai", "judge-x", base_url=server.base_url, concurrency=4), parse_retries=0)
+        cfg = EvalConfig(tasks=[TaskSpec("arena_hard", str(data), options={
+                             "baseline_answers": str(BASELINE), "style_tokenizer": "words", "bootstrap_rounds": 20,
+                             "style": "none"})],
+                         backend=BackendSpec("replay", str(answers)), thoughts="think", judge=judge,
+                         out=str(tmp_path / "results"), progress=False, max_judge_failures=0.2)
+        [r] = evaluate(cfg)
+    by = r.summary["metrics"]["by_category"]
+    head = r.summary["metrics"]["headline_category"]
+    assert set(by) == {"hard_prompt", "creative_writing"} and head == "creative_writing"
+    values, weights = item_values(load_run(r.dir))
+    ids = sorted(values)
+    assert {i for i in ids if weights[i] > 0} == {"ah-4", "ah-5"}  # ah-6 has one game unjudged
+    # ah-4: [1, 0, 0, 0], ah-5: [0, 0, 0, 1, 1, 1] (OUTCOMES above), weighted by battles
+    assert weighted_ratio([values[i] for i in ids], [weights[i] for i in ids]) == pytest.approx(4 / 10)
+    assert by[head]["raw_win_rate"]["mean"] == pytest.approx(4 / 10)
