@@ -187,6 +187,7 @@ def evaluate(cfg: EvalConfig) -> list[RunResult]:
             stack.callback(judge.close)
         for p in plans:  # fail now, before any folder or generation, when a needed backend cannot work
             store.check(p.run_id, p.manifest)
+            p.task.preflight()
             done = store.peek(p.run_id)
             if not all(s.id in done for s in p.samples):
                 backends.get(cfg.backend.backend).preflight(cfg.backend)

@@ -246,17 +246,29 @@ def bootstrap(battles: Sequence[Battle], style: str = "both", rounds: int = 100,
             for m, v in samples.items()}
 
 
-def load_normalisation(path: Path) -> Normalisation:
-    """Frozen style normalisation and coefficients: a reference run's summary.json (its
-    headline category) or a JSON {"mean", "std", "coefs"}."""
+def load_normalisation(path: Path, style: str) -> Normalisation:
+    """Frozen style normalisation and coefficients for a fit with `style`: a reference
+    run's summary.json (its headline category) or a JSON {"mean", "std", "coefs"}, with one
+    value per feature of `style` (a summary fitted with another style is refused: its
+    values would be broadcast over the wrong features)."""
     import json
 
+    source_style = None
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if "by_category" in data.get("metrics", {}):
             m = data["metrics"]
+            source_style = m.get("style")
             data = m["by_category"][m["headline_category"]]["normalisation"]
-        return Normalisation(tuple(data["mean"]), tuple(data["std"]),
+        norm = Normalisation(tuple(data["mean"]), tuple(data["std"]),
                              tuple(data["coefs"]) if data.get("coefs") is not None else None)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UserError(f"--freeze-style {path}: not a run summary or a {{mean, std, coefs}} JSON ({err})") from err
+    features = STYLES[style]
+    sizes = {len(norm.mean), len(norm.std), len(norm.coefs if norm.coefs is not None else features)}
+    if (source_style is not None and source_style != style) or sizes != {len(features)}:
+        was = f"style {source_style!r}" if source_style else f"{len(norm.mean)} feature(s)"
+        raise UserError(f"--freeze-style {path}: fitted with {was}, but this run's --style {style} has "
+                        f"{len(features)} ({', '.join(features) or 'none'}); freeze from a run with --style "
+                        f"{style}, or run with that run's --style")
+    return norm

@@ -270,11 +270,14 @@ class ArenaHard(Task):
             self._counter = token_counter(str(self.options.get("style_tokenizer", "tiktoken:o200k_base")))
         return self._counter
 
+    def preflight(self) -> None:
+        self.frozen_normalisation()
+
     def frozen_normalisation(self) -> style_control.Normalisation | None:
         path = self.options.get("freeze_style")
         if not path:
             return None
-        return style_control.load_normalisation(Path(path))
+        return style_control.load_normalisation(Path(path), self.style)
 
 
 def unpaired(records: list[dict[str, Any]]) -> int:

@@ -93,6 +93,10 @@ class Task(ABC):
         `output["judgments"][name] = {"status", "verdict", ...}`."""
         raise NotImplementedError(f"{self.name} is not judged")
 
+    def preflight(self) -> None:
+        """Check the task's own inputs that only aggregation reads (raise UserError), so a
+        bad option fails before anything is generated or judged."""
+
     @abstractmethod
     def score(self, sample: Sample, solutions: list[str]) -> dict[str, Any]:
         """Score one trajectory: the external solution of each turn."""

@@ -14,6 +14,7 @@ from bolt_eval.backends.base import BackendSpec
 from bolt_eval.judging.judge import JudgeSpec
 from bolt_eval.registry import benchmarks
 from bolt_eval.runner import EvalConfig, TaskSpec, evaluate
+from bolt_eval.types import UserError
 
 SMOKE = ROOT / "tasks" / "arena_hard" / "smoke.jsonl"
 BASELINE = ROOT / "tasks" / "arena_hard" / "smoke_baseline.jsonl"
@@ -86,6 +87,16 @@ def test_style_control_and_frozen_style(tmp_path, answers):
     assert f["normalisation"]["frozen"] is True
     assert f["sc_win_rate"]["mean"] == pytest.approx(m["sc_win_rate"]["mean"], abs=1e-4)
     assert frozen.manifest["config"]["task_options"]["freeze_style"] == str(summary)
+    # frozen from a `both` fit (4 features) into a `length` fit (1): refused before any call,
+    # not broadcast over the wrong features (it gave a win rate of 8.5e-7 against 0.405)
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"mean": [0.1], "std": [1.0], "coefs": [0.2]}))
+    with LoopbackServer(scripted) as server:
+        with pytest.raises(UserError, match=r"fitted with style 'both', but this run's --style length has 1 \(tokens\)"):
+            run(tmp_path / "length", answers, server, style="length", freeze_style=str(summary))
+        with pytest.raises(UserError, match="fitted with 1 feature"):
+            run(tmp_path / "bare", answers, server, style="both", freeze_style=str(bare))
+    assert not server.requests and not (tmp_path / "length" / "results").exists()
 
 
 def test_official_v2_data_loads_with_both_baselines():
