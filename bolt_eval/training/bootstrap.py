@@ -13,7 +13,11 @@ then the percentile floor and the argmax per query (selection.py).
 A chunk is the unit of work and of storage, so a killed run resumes with the same chunk
 (same batch, same seed: the same bytes, on backends whose sampling is seeded per batch) and
 nothing stored is generated or scored again. Changing the percentile re-runs only the
-selection: the journals are reused.
+selection: the journals are reused. Each rewards record names the reward model that made
+it (`reward_hash`, of `reward.describe()`): after a change of the `reward` section the
+stored samples are scored again (never generated again), and a sample that the format rules
+now let through but that has no score yet is scored; a later record of a chunk supersedes
+the earlier one.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ def run(recipe: Recipe, progress: bool = True) -> str:
                   "exemplars_sha256": config_hash({e.id: [e.query, e.thoughts, e.solution] for e in exemplars})}
     gen_hash = config_hash(generation)[:16]
     reward = build_reward(recipe)
-    config = {"generation": generation, "reward": reward.describe(), "format": cfg.format.model_dump(),
+    described = reward.describe()
+    config = {"generation": generation, "reward": described, "format": cfg.format.model_dump(),
               "percentile": cfg.percentile, "percentile_scope": cfg.percentile_scope}
     stage = StageDir(recipe, "bootstrap", config)
     if stage.finished():
@@ -71,16 +76,21 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     started = time.monotonic()
     with stage:
         samples = stage.journal("samples.jsonl")
-        rewards = stage.journal("rewards.jsonl")
+        rewards = stage.journal("rewards.jsonl", replace=True)  # a chunk scored anew supersedes its old scores
         _check_generation(samples, gen_hash, stage)
         chunks = [queries[i:i + spec.batch_size] for i in range(0, len(queries), spec.batch_size)]
-        timing = _generate(chunks, samples, rewards, exemplars, cfg, recipe, spec, gen_hash, delims, reward, progress)
+        made_by = config_hash(described)[:16]  # what every stored score depends on (reward_hash)
+
+        def score(key: str, chunk: list[Any]) -> None:
+            _score(key, chunk, samples, rewards, cfg, delims, reward, made_by)
+
+        timing = _generate(chunks, samples, score, exemplars, cfg, recipe, spec, gen_hash, delims, progress)
         reward.close()
         pool, sft, counts = _select(queries, chunks, samples, rewards, cfg, delims)
         counts.update(timing, wall_s=round(time.monotonic() - started, 1))
         stage.finish(counts=counts, outputs={"sft.jsonl": write_jsonl(stage.dir / "sft.jsonl", sft),
                                              "pool.jsonl": write_jsonl(stage.dir / "pool.jsonl", pool)},
-                     generator=identity, reward=reward.describe(),
+                     generator=identity, reward=described,
                      inputs={"queries": {"path": str(qpath), "sha256": generation["queries_sha256"]},
                              "exemplars": {"path": cfg.exemplars, "ids": [e.id for e in exemplars]}})
         return _table(stage.manifest)
@@ -93,13 +103,12 @@ def _check_generation(samples: Any, gen_hash: str, stage: StageDir) -> None:
                         f"exemplars or queries changed); remove {stage.dir} or use another output_dir")
 
 
-def _generate(chunks: list[list[Any]], samples: Any, rewards: Any, exemplars: list[Any], cfg: Any, recipe: Recipe,
-              spec: Any, gen_hash: str, delims: Any, reward: Any, progress: bool) -> dict[str, Any]:
+def _generate(chunks: list[list[Any]], samples: Any, score: Any, exemplars: list[Any], cfg: Any, recipe: Recipe,
+              spec: Any, gen_hash: str, delims: Any, progress: bool) -> dict[str, Any]:
+    """Generate each chunk not yet in `samples`, and `score(key, chunk)` each chunk as it comes."""
     from bolt_eval.backends.base import LazyBackend
     from bolt_eval.progress import progress_bar
     from bolt_eval.training.exemplars import draw, icl_messages
-    from bolt_eval.training.format_check import check_format
-    from bolt_eval.training.rewards import RewardItem
 
     backend = LazyBackend(spec)
     todo = sum(len(c) for i, c in enumerate(chunks) if f"chunk-{i:05d}" not in samples)
@@ -126,21 +135,38 @@ def _generate(chunks: list[list[Any]], samples: Any, rewards: Any, exemplars: li
                     {"id": q.id, "exemplars": draw(exemplars, cfg.k, recipe.seed, q.id),
                      "responses": [{"text": c.text, "finish_reason": c.finish_reason, "tokens": c.completion_tokens}
                                    for c in cs]} for q, cs in zip(chunk, outs)]})
-            if key not in rewards:
-                by_id = {q.id: q for q in chunk}
-                items = []
-                for rec in samples.records[key]["queries"]:
-                    for j, r in enumerate(rec["responses"]):
-                        if check_format(r["text"], r["finish_reason"], delims, cfg.format).ok:
-                            q = by_id[rec["id"]]
-                            items.append(RewardItem(f"{q.id}#{j}", q.prompt, r["text"], r["finish_reason"], q.reference))
-                scores = reward.score(items) if items else []
-                rewards.append({"key": key, "rewards": {it.key: s.to_dict() for it, s in zip(items, scores)}})
+            score(key, chunk)  # stored chunks too: scored anew when the reward model changed
     finally:
         bar.close()
         backend.close()
     return {"generation_s": round(gen_s, 1), "completion_tokens": tokens,
             "tokens_per_s": round(tokens / gen_s, 1) if gen_s else None}
+
+
+def _score(key: str, chunk: list[Any], samples: Any, rewards: Any, cfg: Any, delims: Any, reward: Any,
+           made_by: str) -> None:
+    """Score the chunk's format-valid samples that have no score from this reward model
+    (`made_by`: a hash of reward.describe(), the components, their weights, models and
+    fingerprints, templates, format-reward rules): all of them when the stored record was made
+    by another (or names none: older journals), else those the format rules let through
+    since. The stage's format rules decide which samples are scored, never a score's value."""
+    from bolt_eval.training.format_check import check_format
+    from bolt_eval.training.rewards import RewardItem
+
+    stored = rewards.records.get(key)
+    have = stored["rewards"] if stored and stored.get("reward_hash") == made_by else {}
+    by_id = {q.id: q for q in chunk}
+    items = []
+    for rec in samples.records[key]["queries"]:
+        for j, r in enumerate(rec["responses"]):
+            if f"{rec['id']}#{j}" not in have and check_format(r["text"], r["finish_reason"], delims, cfg.format).ok:
+                q = by_id[rec["id"]]
+                items.append(RewardItem(f"{q.id}#{j}", q.prompt, r["text"], r["finish_reason"], q.reference))
+    if stored is not None and stored.get("reward_hash") == made_by and not items:
+        return
+    scores = reward.score(items) if items else []
+    rewards.append({"key": key, "reward_hash": made_by,
+                    "rewards": {**have, **{it.key: s.to_dict() for it, s in zip(items, scores)}}})
 
 
 def _select(queries: list[Any], chunks: list[list[Any]], samples: Any, rewards: Any, cfg: Any,
@@ -155,10 +181,11 @@ def _select(queries: list[Any], chunks: list[list[Any]], samples: Any, rewards: 
         for rec in samples.records[key]["queries"]:
             for j, r in enumerate(rec["responses"]):
                 verdict = check_format(r["text"], r["finish_reason"], delims, cfg.format)
-                score = got.get(f"{rec['id']}#{j}")
+                score = got.get(f"{rec['id']}#{j}") if verdict.ok else None  # a score under looser rules: unused
                 counts["samples"] += 1
                 counts["format_valid"] += verdict.ok
-                reason = verdict.reason if not verdict.ok else (None if score["value"] is not None else "reward_failed")
+                failed = score is None or score["value"] is None
+                reason = verdict.reason if not verdict.ok else ("reward_failed" if failed else None)
                 scored.append(Scored(rec["id"], j, score["value"] if score else None, reason))
                 pool_rows.append({"query": rec["id"], "index": j, "exemplars": rec["exemplars"],
                                   "format_ok": verdict.ok, "format_reason": verdict.reason, "tokens": r["tokens"],

@@ -6,9 +6,11 @@
     <output_dir>/<stage>/*.jsonl         journals: one keyed record per finished unit of
                                          work, appended durably (flush + fsync)
 
-A stage resumes from its journals: a record whose key is present is never computed again,
-and a torn last line (a kill mid-write) is cut off. A stage whose manifest says `complete`
-with the same config hash is skipped. A lock keeps two processes out of one stage folder.
+A stage resumes from its journals: a record whose key is present is never computed again
+(in a journal opened with `replace=True` a later record of a key supersedes the earlier:
+stage 1's rewards, scored anew when the reward model changes), and a torn last line (a kill
+mid-write) is cut off. A stage whose manifest says `complete` with the same config hash is
+skipped. A lock keeps two processes out of one stage folder.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from bolt_eval.types import UserError
 
 
 class Journal:
-    """An append-only JSONL file of records keyed by `key` (the first record of a key wins)."""
+    """An append-only JSONL file of records keyed by `key`: the first record of a key wins,
+    or the last with `replace=True` (a record recomputed under other settings)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, replace: bool = False) -> None:
         self.path = path
+        self.replace = replace
         self.records: dict[str, dict[str, Any]] = {}
         self._fh: TextIO | None = None
         if path.exists():
@@ -47,7 +51,13 @@ class Journal:
                     rec = json.loads(line)
                 except json.JSONDecodeError as err:
                     raise UserError(f"{path} line {n}: corrupt record ({err.msg}); remove the line or the file") from err
-                self.records.setdefault(rec["key"], rec)
+                self._keep(rec)
+
+    def _keep(self, rec: dict[str, Any]) -> None:
+        if self.replace:
+            self.records[rec["key"]] = rec
+        else:
+            self.records.setdefault(rec["key"], rec)
 
     def __contains__(self, key: str) -> bool:
         return key in self.records
@@ -65,7 +75,7 @@ class Journal:
         self._fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
-        self.records.setdefault(record["key"], record)
+        self._keep(record)
 
     def close(self) -> None:
         if self._fh is not None:
@@ -128,8 +138,8 @@ class StageDir:
         self.write_manifest()
         return self
 
-    def journal(self, name: str) -> Journal:
-        j = Journal(self.dir / name)
+    def journal(self, name: str, replace: bool = False) -> Journal:
+        j = Journal(self.dir / name, replace)
         self._journals.append(j)
         return j
 

@@ -154,3 +154,43 @@ def test_bootstrap_filters_scores_selects_and_resumes_after_a_kill(tmp_path: Pat
     for name, data in first.items():
         assert (tmp_path / "k/out/bootstrap" / name).read_bytes().replace(str(tmp_path / "k").encode(), b"") == \
             data.replace(str(tmp_path).encode(), b""), name
+
+
+def test_a_changed_reward_or_format_rescores_the_stored_samples_without_generating(
+        tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bolt_eval.training import bootstrap, queries
+    from bolt_eval.training.recipe import load_recipe
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    path = recipe(tmp_path, server.base_url)
+    strict = ["bootstrap.format.min_thought_chars=10"]  # "short" (5 characters) of kind 2 is rejected
+    queries.run(load_recipe(path), progress=False)
+    bootstrap.run(load_recipe(path, strict), progress=False)
+    stage = tmp_path / "out" / "bootstrap"
+    read = lambda: [json.loads(x) for x in (stage / "pool.jsonl").read_text().splitlines()]  # noqa: E731
+    before = read()
+    assert {r["format_reason"] for r in before} >= {"thoughts_too_short"} and len(server.requests) == 24
+
+    # the format reward weighs 1.0 now and the rules are loosened: the same samples, scored anew
+    path.write_text(path.read_text().replace("weight: 0.5", "weight: 1.0"))
+    bootstrap.run(load_recipe(path), progress=False)
+    after = read()
+    assert len(server.requests) == 24  # nothing generated again
+    assert [r["response"] for r in after] == [r["response"] for r in before]
+    newly = [r for r, old in zip(after, before) if old["format_reason"] == "thoughts_too_short"]
+    assert newly and all(r["format_ok"] and r["reward"] is not None for r in newly)  # scored, not a TypeError
+    for row in after:
+        if row["format_ok"]:  # cell accuracy + 1.0 x format 1, not the old 0.5 x format
+            assert row["reward"] == pytest.approx(row["reward_parts"]["verifier"] + 1.0)
+        else:
+            assert row["reward"] is None
+    manifest = json.loads((stage / "manifest.json").read_text())
+    assert [c["weight"] for c in manifest["reward"]["components"]] == [1.0, 1.0]
+
+    # a journal from before the hash was stored (no "reward_hash"; here with planted values) is scored again
+    journal = stage / "rewards.jsonl"
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    old = {r["key"]: {k: {**s, "value": -7.0} for k, s in r["rewards"].items()} for r in records}
+    journal.write_text("".join(json.dumps({"key": k, "rewards": v}) + "\n" for k, v in old.items()))
+    bootstrap.run(load_recipe(path, ["bootstrap.percentile=50"]), progress=False)
+    assert [r["reward"] for r in read()] == [r["reward"] for r in after] and len(server.requests) == 24
