@@ -14,7 +14,8 @@ STAGES = {
     "queries": "curate the query set (criteria judge, topic mix, decontamination)",
     "bootstrap": "stage 1: long-CoT SFT data by in-context learning, ORM-filtered",
     "sft": "stage 2: long-CoT SFT (full or LoRA), every checkpoint evaluated",
-    "online": "stage 3: online training with the outcome reward model (DPO, RLOO, REINFORCE)",
+    "online": ("stage 3: online training with the outcome reward model (DPO, RLOO, REINFORCE; "
+               "PPO, whose training steps run in the `nox -s ppo` environment)"),
     "pipeline": "stages 1-3, each skipped when done, then the report",
     "ablation": "one SFT per perturbation condition, all evaluated, one table",
 }
