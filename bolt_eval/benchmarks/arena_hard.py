@@ -270,6 +270,11 @@ class ArenaHard(Task):
             self._counter = token_counter(str(self.options.get("style_tokenizer", "tiktoken:o200k_base")))
         return self._counter
 
+    def settings(self) -> dict[str, Any]:
+        return {"style": self.style, "style_tokenizer": str(self.options.get("style_tokenizer", "tiktoken:o200k_base")),
+                "bootstrap_rounds": self.rounds, "cluster_bootstrap": bool(self.options.get("cluster_bootstrap")),
+                "style_frozen": bool(self.options.get("freeze_style"))}
+
     def preflight(self) -> None:
         self.frozen_normalisation()
 

@@ -93,6 +93,11 @@ class Task(ABC):
         `output["judgments"][name] = {"status", "verdict", ...}`."""
         raise NotImplementedError(f"{self.name} is not judged")
 
+    def settings(self) -> dict[str, Any]:
+        """The task options that change its numbers, as they take effect (defaults filled,
+        no machine-local paths): runs that differ here share no column (comparing/comparable.py)."""
+        return {}
+
     def preflight(self) -> None:
         """Check the task's own inputs that only aggregation reads (raise UserError), so a
         bad option fails before anything is generated or judged."""

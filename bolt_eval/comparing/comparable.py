@@ -22,6 +22,7 @@ FIELDS = (
     ("prompt_template_sha256", "prompt template"),
     ("sampling", "sampling params"),
     ("thoughts", "thoughts preset"),
+    ("task_options", "task settings"),
     ("judge.model", "judge"),
     ("judge.templates", "judge templates"),
     ("judge.template_source", "judge template source"),
@@ -36,6 +37,16 @@ def _get(config: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return _portable(value)
+
+
+def _task_settings(task: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The task's own settings as they take effect (`Task.settings`: Arena-Hard's style,
+    bootstrap rounds, ...), so `--style none` and the default `both` never share a column."""
+    if task.startswith("lm-eval:"):  # lm-eval's settings are its config, compared above
+        return None
+    from bolt_eval.registry import benchmarks
+
+    return benchmarks.get(task)(**(config.get("task_options") or {})).settings()
 
 
 def _portable(value: Any) -> Any:
@@ -74,7 +85,9 @@ def differences(runs: list[RunData]) -> list[str]:
     for dotted, name in FIELDS:
         groups: dict[str, list[str]] = {}
         for run in runs:
-            key = json.dumps(_get(comparable_config(run.manifest.get("config", {}), with_best_of), dotted), sort_keys=True)
+            config = comparable_config(run.manifest.get("config", {}), with_best_of)
+            value = _task_settings(run.task, config) if dotted == "task_options" else _get(config, dotted)
+            key = json.dumps(value, sort_keys=True)
             groups.setdefault(key, []).append(run.label)
         if len(groups) > 1:
             values = [json.loads(k) for k in groups]

@@ -4,6 +4,7 @@ both orders, coverage, the style-controlled fit, frozen style, and the data load
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import ROOT, bolt
@@ -184,3 +185,28 @@ def test_paired_items_are_the_headline_categorys_when_a_run_has_two(tmp_path, an
     # ah-4: [1, 0, 0, 0], ah-5: [0, 0, 0, 1, 1, 1] (OUTCOMES above), weighted by battles
     assert weighted_ratio([values[i] for i in ids], [weights[i] for i in ids]) == pytest.approx(4 / 10)
     assert by[head]["raw_win_rate"]["mean"] == pytest.approx(4 / 10)
+
+
+def test_runs_with_other_style_settings_share_no_column(tmp_path, answers):
+    """`--style none` and the default `both` give different numbers from the same
+    judgments: compare refuses to put them in one column, naming the settings that differ;
+    the baseline file's path (machine-local) is not one of them."""
+    from bolt_eval.comparing import collect_runs
+    from bolt_eval.comparing.table import compare
+
+    other = tmp_path / "other.jsonl"
+    other.write_text(answers.read_text())
+    with LoopbackServer(scripted) as server:
+        run(tmp_path, answers, server, style="both")
+        run(tmp_path, other, server, style="none")
+    with pytest.raises(UserError) as err:
+        compare(collect_runs([], tmp_path / "results")[0])
+    assert re.search(r'arena_hard: task settings \(task_options\): {"style": "both"} \(\S*answers.jsonl\) '
+                     r'vs {"style": "none"} \(\S*other.jsonl\)', str(err.value))
+    moved = tmp_path / "moved.jsonl"
+    moved.write_text(BASELINE.read_text())
+    with LoopbackServer(scripted) as server:
+        run(tmp_path / "b", answers, server, style="none")
+        run(tmp_path / "b", other, server, style="none", baseline_answers=str(moved))
+    table = compare(collect_runs([], tmp_path / "b" / "results")[0])
+    assert len(table.labels) == 2
