@@ -68,3 +68,19 @@ def test_request_seeds_differ_by_request_and_repeat_by_request() -> None:
     assert len(seeds) == 200
     assert request_seed(0, req("s1")) == request_seed(0, req("s1")) != request_seed(1, req("s1"))
     assert all(0 <= s < 2**31 for s in seeds)
+
+
+@pytest.mark.parametrize("backend", ["vllm", "vllm-serve"])
+def test_engine_options_that_change_answers_are_part_of_the_identity(backend: str) -> None:
+    """A run with --engine-option quantization=fp8 is another run than the bf16 one (it was
+    resumed on the old answers); spreading the same model over more GPUs is not."""
+    from bolt_eval.registry import backends
+
+    ident = backends.get(backend).identity
+    plain = ident(BackendSpec(backend, "default"))
+    assert "engine_options" not in plain
+    assert ident(BackendSpec(backend, "default", options={"tensor_parallel_size": 2, "gpu_memory_utilization": 0.8,
+                                                          "serve_timeout_s": 900})) == plain
+    fp8 = ident(BackendSpec(backend, "default", options={"quantization": "fp8", "tensor_parallel_size": 2,
+                                                         "max_model_len": 8192}))
+    assert fp8 == {**plain, "engine_options": {"max_model_len": 8192, "quantization": "fp8"}}

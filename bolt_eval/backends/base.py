@@ -133,13 +133,23 @@ class Backend(ABC):
         self.close()
 
 
+# engine options that spread or size the work without changing what the model answers
+PLACEMENT_OPTIONS = frozenset({"tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size",
+                               "distributed_executor_backend", "gpu_memory_utilization", "max_num_seqs",
+                               "max_num_batched_tokens", "swap_space", "serve_timeout_s"})
+
+
 def local_identity(backend: str, spec: BackendSpec) -> dict[str, Any]:
     """The identity of a model bolt-eval loads itself (hf, vllm, vllm-serve): its source
-    (folder + weight fingerprint, or hub id + revision) and the requested dtype."""
+    (folder + weight fingerprint, or hub id + revision), the requested dtype, and the engine
+    options that change its answers (quantization, max_model_len, ...; not `PLACEMENT_OPTIONS`),
+    so a run with other ones is a new run, never a resume of the old one's answers."""
     from bolt_eval import models
 
     source = models.resolve(spec.model, spec.revision)
-    return {"backend": backend, "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+    identity = {"backend": backend, "model": models.describe_source(source), "dtype": spec.dtype or "auto"}
+    answering = {k: v for k, v in sorted(spec.options.items()) if k not in PLACEMENT_OPTIONS}
+    return {**identity, "engine_options": answering} if answering else identity
 
 
 def build_backend(spec: BackendSpec) -> Backend:
