@@ -73,8 +73,9 @@ def _attach(records: list[dict[str, Any]], calls: list[tuple[int, int, str, Judg
     coverage = {"judged": statuses["ok"], "total": len(entries),
                 "rate": round(statuses["ok"] / len(entries), 6) if entries else 1.0,
                 "by_status": dict(sorted(statuses.items()))}
-    if constrain:  # a judge whose verdicts may be constrained says how many were
-        methods = Counter(e.method for e in entries if e.status == "ok")
+    methods = Counter(e.method for e in entries if e.status == "ok")
+    if constrain or methods["constrained"]:  # how many verdicts were constrained, also those a
+        # judge with constrained verdicts off found in the ledger, stored by one with them on
         coverage["by_method"] = {m: methods[m] for m in ("free", "constrained")}
     return Judged(
         records=out,

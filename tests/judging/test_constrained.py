@@ -272,3 +272,22 @@ def test_a_run_with_expected_score_reports_the_mean_expected_grade_beside_the_he
     assert s["expected_score"]["metric"] == "score (expected)"
     assert s["expected_score"]["mean"] == pytest.approx(sum(j["expected"] for j in judged) / 4, abs=1e-6)
     assert result.manifest["config"]["judge"]["verdicts"] == "free, else constrained"
+
+
+def test_constrained_verdicts_are_counted_even_where_the_judge_has_them_off() -> None:
+    """A judge with constrained verdicts off finds, in a shared ledger, verdicts a judge with
+    them on stored: the coverage says how many (it said nothing, as if all were free)."""
+    from bolt_eval.judging.ledger import Entry
+    from bolt_eval.judging.phase import _attach
+
+    def entry(key: str, method: str, status: str = "ok") -> Entry:
+        return Entry(key, "j", "rating@1", status, 7.0 if status == "ok" else None, "rating@1", "r", "stop", None, 1,
+                     10, 5, 0.1, method=method)
+
+    records = [{"id": "q", "outputs": [{}, {}, {}]}]
+    calls = [(0, k, "single", RATE) for k in range(3)]
+    entries = [entry("a", "free"), entry("b", "constrained"), entry("c", "free", "parse_error")]
+    off = _attach(records, calls, entries, {}, constrain=False).coverage
+    assert off["by_method"] == {"free": 1, "constrained": 1} and off["judged"] == 2
+    assert "by_method" not in _attach(records, calls, entries[:1], {}, constrain=False).coverage
+    assert _attach(records, calls, entries[:1], {}, constrain=True).coverage["by_method"] == {"free": 1, "constrained": 0}
