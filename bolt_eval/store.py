@@ -221,11 +221,11 @@ class Store:
         return Ledger(self.root / "judgments.sqlite")
 
     def reuse_answers(self, run: Run, generation_hash: str) -> int:
-        """Seed an empty run with the answers of a run that generated them the same way
-        (same model, data, prompts, sampling) but was judged differently: re-judging never
-        regenerates. Returns how many records were copied."""
-        if run.records:
-            return 0
+        """Seed a run with the answers of a run that generated them the same way (same model,
+        data, prompts, sampling) but was judged differently: re-judging never regenerates.
+        The most complete such run gives the records this one lacks, so a kill while copying
+        costs nothing either. Returns how many records were copied."""
+        donors = []
         for manifest_path in sorted(self.root.glob("*/manifest.json")):
             if manifest_path.parent.resolve() == run.dir:
                 continue
@@ -234,14 +234,16 @@ class Store:
             except (OSError, json.JSONDecodeError):
                 continue  # a broken neighbour is not this run's problem
             if other.get("generation_hash") == generation_hash and (manifest_path.parent / "samples.jsonl").is_file():
-                donor = Run(manifest_path.parent, other)._read_records(repair=False)
-                if not donor:
-                    continue
-                for record in donor.values():
-                    run.append(record)
-                print(f"bolt-eval: reusing {len(donor)} answers from {manifest_path.parent.name}", file=sys.stderr)
-                return len(donor)
-        return 0
+                donors.append((manifest_path.parent.name, Run(manifest_path.parent, other)._read_records(repair=False)))
+        if not donors:
+            return 0
+        name, donor = max(donors, key=lambda d: len(d[1]))
+        missing = [record for sid, record in donor.items() if sid not in run.records]
+        for record in missing:
+            run.append(record)
+        if missing:
+            print(f"bolt-eval: reusing {len(missing)} answers from {name}", file=sys.stderr)
+        return len(missing)
 
     def load(self, folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         """(manifest, summary) of a finished run folder."""

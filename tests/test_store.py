@@ -113,3 +113,25 @@ def test_a_waiting_run_takes_over_a_folder_removed_under_it(tmp_path, capsys):
         assert list(run.records) == ["b"]
     thread.join()
     assert f"is being written by another bolt-eval run (pid {os.getpid()})" in capsys.readouterr().err
+
+
+def test_answers_are_reused_from_the_most_complete_donor_after_a_kill_while_copying(tmp_path, capsys):
+    """Runs judged differently share their answers; a kill after the first copied record used
+    to leave the rest to be generated again (a run with records got no reuse)."""
+    store = Store(tmp_path)
+    gen = {"generation_hash": "g1"}
+    with store.open("a-partial", {**manifest("p"), **gen}) as run:
+        run.append({"id": "x", "outputs": [{"from": "partial"}]})
+    with store.open("b-full", {**manifest("f"), **gen}) as run:
+        for sid in "xyz":
+            run.append({"id": sid, "outputs": [{"from": "full"}]})
+    with store.open("c-other", {**manifest("o"), "generation_hash": "g2"}) as run:
+        run.append({"id": "w", "outputs": []})
+    with store.open("new", {**manifest("n"), **gen}) as run:
+        run.append({"id": "x", "outputs": [{"from": "full"}]})  # what the killed copy got through
+        assert store.reuse_answers(run, "g1") == 2
+        assert {sid: r["outputs"][0]["from"] for sid, r in run.records.items()} == {"x": "full", "y": "full", "z": "full"}
+        assert store.reuse_answers(run, "g1") == 0
+    assert "reusing 2 answers from b-full" in capsys.readouterr().err
+    with store.open("new", {**manifest("n"), **gen}) as run:
+        assert sorted(run.records) == ["x", "y", "z"]
