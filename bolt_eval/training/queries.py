@@ -21,6 +21,11 @@ Steps, each counted in the manifest and the summary table:
     <output_dir>/queries/topics.png      topic shares before and after the mix (with a judge)
     <output_dir>/queries/manifest.json   counts per step, sources and hashes, judge, n-gram n, cost
     <output_dir>/judgments.sqlite        the judge's ledger (shared with later stages)
+
+A finished curation is skipped while the recipe's settings and the inputs (the source files'
+content, the suite's items, the judge and the criteria template) are unchanged, so stage 1
+is never handed another query set by a re-run; one that left queries ungraded runs again to
+ask for them. A re-run that fails before writing anything leaves the finished one in place.
 """
 
 from __future__ import annotations
@@ -35,51 +40,96 @@ from bolt_eval.types import UserError
 
 
 def run(recipe: Recipe, progress: bool = True) -> str:
-    from bolt_eval.training import topic_mix
-    from bolt_eval.training.decontam import decontaminate, suite_items
+    from bolt_eval.training.decontam import suite_items
 
     cfg = recipe.section("queries")
     suite = cfg.decontaminate.suite or recipe.eval.suite
     if cfg.topics and cfg.judge is None:
         raise UserError(f"{recipe.source}: key 'queries.topics' needs a judge to label topics; "
                         "set queries.judge or remove queries.topics")
-    config = {"queries": cfg.model_dump(mode="json"), "seed": recipe.seed, "suite": suite}
-    with StageDir(recipe, "queries", config) as stage:
-        items, benchmarks = suite_items(suite)  # first: a suite that cannot load fails before any download
-        queries, sources = load_queries(cfg.sources)
-        counts: dict[str, Any] = {"loaded": len(queries)}
-        removed: list[dict[str, Any]] = []
-        queries = _dedupe(queries, removed)
-        counts["after_duplicates"] = len(queries)
-        queries, dropped, decontam = decontaminate(queries, items, cfg.decontaminate.n,
-                                                   cfg.decontaminate.min_overlap, progress)
-        removed += dropped
-        decontam.update(suite=suite, benchmarks=benchmarks)
-        counts["after_decontamination"] = len(queries)
-        judge_info: dict[str, Any] = {"used": False, "reason": "queries.judge is null: no criteria grading"}
-        cost: dict[str, Any] = {}
-        topics: list[dict[str, Any]] = []
-        if cfg.judge is not None:
-            queries, judge_info, cost = _grade(recipe, queries, removed, counts, progress)
-            before = queries
-            if cfg.topics:
-                queries, dropped_q = topic_mix.subsample(queries, cfg.topics, cfg.max_queries, recipe.seed)
-                removed += [_row(q, "topics", "topic subsample", topic=q.topic) for q in dropped_q]
-                counts["after_topics"] = len(queries)
-            topics = topic_mix.distribution(before, queries, cfg.topics)
-            topic_mix.plot(topics, stage.dir / "topics.png", f"{recipe.name}: query topics")
-        if cfg.max_queries is not None and len(queries) > cfg.max_queries:
-            queries, dropped_q = topic_mix.cap_sample(queries, cfg.max_queries, recipe.seed)
-            removed += [_row(q, "max_queries", f"over max_queries {cfg.max_queries}") for q in dropped_q]
-        counts["curated"] = len(queries)
+    items, benchmarks = suite_items(suite)  # first: a suite that cannot load fails before any download
+    config = {"queries": cfg.model_dump(mode="json"), "seed": recipe.seed, "suite": suite,
+              "inputs": _inputs(cfg, benchmarks)}
+    stage = StageDir(recipe, "queries", config)
+    old = stage.previous()
+    if stage.finished() and old and not (old.get("counts") or {}).get("ungraded") \
+            and (stage.dir / "queries.jsonl").is_file():
+        return _table(recipe, old, skipped=True)  # ungraded queries: the next run asks the judge again
+    with stage:
+        try:
+            queries, removed, info = _curate(recipe, stage, items, progress)
+        except BaseException:
+            if old and old.get("status") == "complete":  # nothing written yet: the finished curation stands
+                stage.manifest = old
+                stage.write_manifest()
+            raise
+        info["decontamination"].update(suite=suite, benchmarks=benchmarks)
+        counts = info["counts"]
         removed_sha = write_jsonl(stage.dir / "removed.jsonl", removed)
         if not queries:
             (stage.dir / "queries.jsonl").unlink(missing_ok=True)  # no earlier run's set may pass for this one's
             raise UserError(f"{recipe.source}: no query survived curation ({counts}); see {stage.dir}/removed.jsonl")
         sha = write_query_file(stage.dir / "queries.jsonl", queries)
-        stage.finish(counts=counts, sources=sources, judge=judge_info, cost=cost, decontamination=decontam,
-                     topics=topics, outputs={"queries.jsonl": sha, "removed.jsonl": removed_sha})
+        stage.finish(**info, outputs={"queries.jsonl": sha, "removed.jsonl": removed_sha})
         return _table(recipe, stage.manifest)
+
+
+def _inputs(cfg: Any, benchmarks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the curated set depends on besides the recipe's settings: the source files'
+    content, the harness's prompt of each benchmark-row source, the suite's items, the judge
+    (its weights, for a local one) and the criteria template."""
+    from bolt_eval.registry import backends
+    from bolt_eval.registry import benchmarks as tasks
+    from bolt_eval.training.criteria import load_template
+    from bolt_eval.training.recipe import resolve_path
+    from bolt_eval.training.workdir import file_sha256
+
+    files = [resolve_path(s.path) if s.path else None for s in cfg.sources]
+    out: dict[str, Any] = {
+        "sources_sha256": [file_sha256(f) if f and f.is_file() else None for f in files],  # hub: the pinned revision
+        "source_tasks": {s.task: tasks.get(s.task).version for s in cfg.sources if s.task},
+        "suite_items_sha256": {name: b["sha256"] for name, b in benchmarks.items()}}
+    if cfg.judge is not None:
+        spec = cfg.judge.spec()
+        out["judge"] = {"model": backends.get(spec.backend).identity(spec), "template": load_template().sha256}
+    return out
+
+
+def _curate(recipe: Recipe, stage: StageDir, items: list[Any], progress: bool
+            ) -> tuple[list[Query], list[dict[str, Any]], dict[str, Any]]:
+    """Steps 1-6 (no output written but topics.png): the curated queries, the removed rows,
+    and the manifest's counts, sources, judge, cost, decontamination and topics."""
+    from bolt_eval.training import topic_mix
+    from bolt_eval.training.decontam import decontaminate
+
+    cfg = recipe.section("queries")
+    queries, sources = load_queries(cfg.sources)
+    counts: dict[str, Any] = {"loaded": len(queries)}
+    removed: list[dict[str, Any]] = []
+    queries = _dedupe(queries, removed)
+    counts["after_duplicates"] = len(queries)
+    queries, dropped, decontam = decontaminate(queries, items, cfg.decontaminate.n, cfg.decontaminate.min_overlap,
+                                               progress)
+    removed += dropped
+    counts["after_decontamination"] = len(queries)
+    judge_info: dict[str, Any] = {"used": False, "reason": "queries.judge is null: no criteria grading"}
+    cost: dict[str, Any] = {}
+    topics: list[dict[str, Any]] = []
+    if cfg.judge is not None:
+        queries, judge_info, cost = _grade(recipe, queries, removed, counts, progress)
+        before = queries
+        if cfg.topics:
+            queries, dropped_q = topic_mix.subsample(queries, cfg.topics, cfg.max_queries, recipe.seed)
+            removed += [_row(q, "topics", "topic subsample", topic=q.topic) for q in dropped_q]
+            counts["after_topics"] = len(queries)
+        topics = topic_mix.distribution(before, queries, cfg.topics)
+        topic_mix.plot(topics, stage.dir / "topics.png", f"{recipe.name}: query topics")
+    if cfg.max_queries is not None and len(queries) > cfg.max_queries:
+        queries, dropped_q = topic_mix.cap_sample(queries, cfg.max_queries, recipe.seed)
+        removed += [_row(q, "max_queries", f"over max_queries {cfg.max_queries}") for q in dropped_q]
+    counts["curated"] = len(queries)
+    return queries, removed, {"counts": counts, "sources": sources, "judge": judge_info, "cost": cost,
+                              "decontamination": decontam, "topics": topics}
 
 
 def _dedupe(queries: list[Query], removed: list[dict[str, Any]]) -> list[Query]:
@@ -141,7 +191,7 @@ def _row(q: Query, step: str, reason: str, **extra: Any) -> dict[str, Any]:
     return {"id": q.id, "source": q.source, "step": step, "reason": reason, **extra}
 
 
-def _table(recipe: Recipe, manifest: dict[str, Any]) -> str:
+def _table(recipe: Recipe, manifest: dict[str, Any], skipped: bool = False) -> str:
     from tabulate import tabulate
 
     c, d = manifest["counts"], manifest["decontamination"]
@@ -156,7 +206,8 @@ def _table(recipe: Recipe, manifest: dict[str, Any]) -> str:
     else:
         rows.append(["criteria grading", "skipped (judge: null)"])
     rows.append(["curated", c["curated"]])
-    out = [f"queries of {recipe.name}: {manifest['status']}",
+    state = "already complete with these settings: skipped" if skipped else manifest["status"]
+    out = [f"queries of {recipe.name}: {state}",
            tabulate(rows, headers=["step", "queries"], tablefmt="github")]
     if d["removed"]:
         out.append(f"decontamination removed {d['removed']} ({d['removed_by_benchmark']}); "

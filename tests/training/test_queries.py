@@ -96,7 +96,7 @@ def test_criteria_grading_and_a_rerun_that_pays_nothing(tmp_path):
         assert manifest["cost"]["usd"] is None  # judge-x has no price: unknown, not 0
         assert "after criteria (>= 5 of 7)" in table and "| curated" in table
         first = (tmp_path / "out" / "queries" / "queries.jsonl").read_bytes()
-        queries.run(r, progress=False)
+        queries.run(recipe(tmp_path, server, min_criteria=5, max_queries=100), progress=False)  # settings changed
         assert len(server.requests) == 30  # every verdict came from the ledger
         assert (tmp_path / "out" / "queries" / "queries.jsonl").read_bytes() == first
         assert outputs(tmp_path)[2]["cost"]["calls_this_run"] == 0
@@ -181,3 +181,40 @@ def test_cli_end_to_end_with_a_planted_leak(tmp_path):
     bad = bolt("train", "queries", "--recipe", str(path), "--no-progress")
     assert bad.returncode == 2 and "missing.jsonl: no such file" in bad.stderr
     assert not (tmp_path / "out2" / "queries" / "queries.jsonl").exists()
+
+
+def test_a_finished_curation_is_skipped_until_an_input_changes(tmp_path):
+    with LoopbackServer(judge_reply(set())) as server:
+        r = recipe(tmp_path, server, min_criteria=5)
+        queries.run(r, progress=False)
+        folder = tmp_path / "out" / "queries"
+        first = (folder / "queries.jsonl").read_bytes()
+        stamp = json.loads((folder / "manifest.json").read_text())["finished"]
+        server.reply = judge_reply({"inst-001"})  # a judge that would now answer otherwise is not asked
+        table = queries.run(r, progress=False)
+        assert "skipped" in table and len(server.requests) == 30
+        assert (folder / "queries.jsonl").read_bytes() == first
+        assert json.loads((folder / "manifest.json").read_text())["finished"] == stamp  # not even rewritten
+        # the source file's content changed (the recipe did not): curated again
+        source = tmp_path / "instructions.jsonl"
+        source.write_text(INSTRUCTIONS.read_text())
+        r = recipe(tmp_path, server, min_criteria=5, sources=[{"path": str(source)}])
+        queries.run(r, progress=False)
+        source.write_text("".join(line + "\n" for line in INSTRUCTIONS.read_text().splitlines()[:-1]))
+        table = queries.run(r, progress=False)
+        assert "skipped" not in table and outputs(tmp_path)[2]["counts"]["loaded"] == 29
+
+
+def test_a_rerun_that_fails_before_writing_leaves_the_finished_curation_usable(tmp_path):
+    from bolt_eval.training.bootstrap import queries_file
+
+    fail = {"inst-001"}
+    with LoopbackServer(judge_reply(fail)) as server:
+        r = recipe(tmp_path, server)
+        queries.run(r, progress=False)  # one query ungraded: complete, and the next run asks again
+        folder = tmp_path / "out" / "queries"
+        before = (folder / "manifest.json").read_bytes()
+    with pytest.raises(UserError, match="unreachable"):  # the judge's server is gone
+        queries.run(r, progress=False)
+    assert (folder / "manifest.json").read_bytes() == before
+    assert queries_file(r) == folder / "queries.jsonl"
