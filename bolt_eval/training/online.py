@@ -26,7 +26,9 @@ starting policy (iteration 0). Folder:
     online/iter-<i>/final/                  the iteration's model
     online/iter-<i>/manifest.json           counts, rewards, wall times, trainer args
 
-A finished stage (manifest `complete`, same config hash) returns its table at once; a
+The config holds the reward as it resolves (`describe()`: weight fingerprints, template
+hashes, format rules), not the recipe's words for it. A finished stage (manifest
+`complete`, same config hash) returns its table at once; a
 finished iteration (its manifest `complete` with the same configuration) is skipped. The
 iterations' key leaves `online.iterations` out, so a finished run can be extended.
 """
@@ -68,8 +70,11 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     held_out, held_sources = load_queries(cfg.held_out) if cfg.held_out else ([], [])
     # fields added later are left out at their defaults, so stage-3 folders made before them still match
     unset = {k for k, default in LATER_FIELDS.items() if getattr(cfg, k) == default}
+    reward_model = build_reward(recipe)
+    # the reward as it resolves: weights fingerprints, template contents, format rules (not the recipe's words)
+    described = reward_model.describe()
     config = {"online": cfg.model_dump(exclude={"iterations", *unset}), "init": str(init), "init_fingerprint": fingerprint(init),
-              "reward": [c.model_dump() for c in recipe.reward], "thoughts": recipe.thoughts, "seed": recipe.seed,
+              "reward": described, "thoughts": recipe.thoughts, "seed": recipe.seed,
               "sources": sources, "held_out_sources": held_sources}
     # iterations are keyed without the count (a finished run can be extended); the stage with it
     stage = StageDir(recipe, STAGE, {**config, "iterations": cfg.iterations})
@@ -78,9 +83,8 @@ def run(recipe: Recipe, progress: bool = True) -> str:
         return summary_table({int(k): v for k, v in (old.get("held_out_reward") or {}).items()}, old["iterations"])
     key = config_hash(config)
     _refuse_other_config(stage, key)
-    reward_model = build_reward(recipe)
     with stage:
-        stage.manifest.update(init=str(init), reward_model=reward_model.describe(), iterations=[])
+        stage.manifest.update(init=str(init), reward_model=described, iterations=[])
         stage.write_manifest()
         try:
             reward_model.preflight()  # a reward model that cannot load fails before any sampling
@@ -285,8 +289,9 @@ def _refuse_other_config(stage: StageDir, key: str) -> None:
         return
     if config_hash({k: v for k, v in old.get("config", {}).items() if k != "iterations"}) != key:
         raise UserError(f"{made[0]} was made with another stage-3 configuration (the recipe's online, reward or "
-                        f"init changed, or the prompt files): remove {stage.dir} to start stage 3 over, or set "
-                        "another output_dir")
+                        f"init changed, the reward model's files, or the prompt files; or an older bolt-eval made "
+                        f"it, which keyed the reward by the recipe's words): remove {stage.dir} to start stage 3 "
+                        "over, or set another output_dir")
 
 
 def _evaluate(recipe: Recipe, model: Path, stage: str, iteration: int | None, progress: bool) -> dict[str, Any]:

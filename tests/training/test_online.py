@@ -206,6 +206,26 @@ def test_missing_sft_model_names_the_fix(tmp_path, tiny_llama, tiny_reward_model
         run(recipe, progress=False)
 
 
+def test_a_reward_model_changed_in_place_is_another_configuration(tmp_path, tiny_llama, tiny_reward_model):
+    import shutil
+
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    rm = shutil.copytree(tiny_reward_model, tmp_path / "rm")
+    path = _recipe(tmp_path, tiny_llama, rm, prompts=2, held_out=[])
+    run(load_recipe(path), progress=False)
+    stage = json.loads((tmp_path / "out" / "online" / "manifest.json").read_text())
+    assert stage["config"]["reward"] == stage["reward_model"]  # what the reward resolved to, weights fingerprint too
+    model = AutoModelForSequenceClassification.from_pretrained(rm)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01)
+    model.save_pretrained(rm)  # the same recipe, the same path, other weights: not the stage that finished
+    with pytest.raises(UserError, match="another stage-3 configuration"):
+        run(load_recipe(path), progress=False)
+
+
 def test_a_reinforce_iteration_trains_on_the_recipe_orm(tmp_path, tiny_llama, tiny_reward_model):
     path = _recipe(tmp_path, tiny_llama, tiny_reward_model, prompts=2, n=2, batch_size=4, held_out=[],
                    algorithm="reinforce")
