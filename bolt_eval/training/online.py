@@ -2,7 +2,7 @@
 
 `bolt-eval train online --recipe R` (Pang et al., arXiv 2502.03860, Section 3.3). For each
 iteration i = 1..`online.iterations`, from the previous iteration's policy (the SFT model
-first: `<output_dir>/sft/final/`, or `online.init`):
+first: `<output_dir>/sft/final/` once the SFT manifest says complete, or `online.init`):
 
   dpo (the paper):  sample n responses per prompt through the harness's backends, score
                     them with the recipe's ORM (format reward included as a component),
@@ -111,9 +111,15 @@ def initial_model(recipe: Recipe) -> Path:
     cfg = recipe.online
     path = recipe.out / "sft" / "final"
     sft_manifest = recipe.out / "sft" / "manifest.json"
-    if sft_manifest.is_file():  # a LoRA SFT's final/ is an adapter: start from the merged model it serves as
-        path = Path(json.loads(sft_manifest.read_text(encoding="utf-8")).get("served") or path)
-    if cfg.init:  # a folder, or 'default' (the embedded model, for trying stage 3 alone)
+    if not cfg.init:  # the SFT stage's model, once that stage says it is complete
+        sft = read_manifest(sft_manifest.parent)
+        if sft.get("status") != "complete":
+            said = f" says {sft.get('status')!r}" if sft else ": no such file"
+            raise UserError(f"{sft_manifest}{said}, so {path} is not a finished SFT model: run "
+                            f"`bolt-eval train sft --recipe {recipe.source}` to the end first, or set online.init "
+                            "to an SFT model folder")
+        path = Path(sft.get("served") or path)  # a LoRA SFT's final/ is an adapter: start from the merged model
+    else:  # a folder, or 'default' (the embedded model, for trying stage 3 alone)
         source = resolve(resolve_model(cfg.init))
         if source.kind != "local":
             raise UserError(f"{recipe.source}: online.init {cfg.init!r} is not a model folder; stage 3 trains a "

@@ -206,6 +206,21 @@ def test_missing_sft_model_names_the_fix(tmp_path, tiny_llama, tiny_reward_model
         run(recipe, progress=False)
 
 
+def test_an_sft_stage_that_did_not_finish_is_not_started_from(tmp_path, tiny_llama, tiny_reward_model):
+    import shutil
+
+    recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model), ["online.init=null"])
+    sft = tmp_path / "out" / "sft"
+    shutil.copytree(tiny_llama, sft / "final")  # a model is there, but the stage says it is still running
+    (sft / "manifest.json").write_text(json.dumps({"stage": "sft", "status": "running"}))
+    with pytest.raises(UserError, match=r"sft/manifest.json says 'running', so .*bolt-eval train sft --recipe"):
+        run(recipe, progress=False)
+    assert not (tmp_path / "out" / "online").exists()
+    (sft / "manifest.json").unlink()
+    with pytest.raises(UserError, match=r"sft/manifest.json: no such file, so .*sft/final is not a finished SFT"):
+        run(recipe, progress=False)
+
+
 def test_a_reward_model_changed_in_place_is_another_configuration(tmp_path, tiny_llama, tiny_reward_model):
     import shutil
 
