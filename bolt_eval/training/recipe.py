@@ -144,6 +144,14 @@ class TrainerSettings(Strict):
     gradient_checkpointing: bool = False
     deepspeed: str | None = None  # a DeepSpeed config (training/accelerate/...), when launched with accelerate
 
+    @field_validator("warmup_ratio")
+    @classmethod
+    def _warmup_share(cls, ratio: float) -> float:  # passed as warmup_steps: transformers 5 reads >= 1 as steps
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError("warmup_ratio is the share of the training steps spent warming up: write a number "
+                             "from 0 up to, not including, 1 (0.1 = 10%)")
+        return ratio
+
 
 class SFTConfig(TrainerSettings):
     data: str | None = None  # default: stage 1's sft.jsonl

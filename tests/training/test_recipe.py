@@ -86,6 +86,19 @@ def test_nll_weight_belongs_to_dpo(tmp_path: Path) -> None:
     assert load_recipe(p, ["online.algorithm=dpo"]).online.nll_weight == 1.0
 
 
+def test_warmup_ratio_is_a_share_below_one(tmp_path: Path) -> None:
+    p = write(tmp_path, BASE + "sft:\n  warmup_ratio: 3\n")
+    with pytest.raises(UserError) as err:  # transformers 5 would warm up for 3 steps
+        load_recipe(p)
+    assert ("line 5, key 'sft.warmup_ratio': Value error, warmup_ratio is the share of the training steps spent "
+            "warming up: write a number from 0 up to, not including, 1 (0.1 = 10%)") in str(err.value)
+    for bad in ("1.0", "-0.1"):
+        with pytest.raises(UserError, match=r"key 'online.warmup_ratio': Value error, warmup_ratio is the share"):
+            load_recipe(p, ["sft.warmup_ratio=0.5", f"online.warmup_ratio={bad}"])
+    r = load_recipe(p, ["sft.warmup_ratio=0", "online.warmup_ratio=0.99"])
+    assert (r.sft.warmup_ratio, r.online.warmup_ratio) == (0.0, 0.99)
+
+
 def test_cli_bad_recipe_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     p = write(tmp_path, f"name: t\noutput_dir: {tmp_path / 'out'}\nmodel: default\nbootstrap:\n  k: 3\n")
     out = bolt("train", "bootstrap", "--recipe", str(p))
