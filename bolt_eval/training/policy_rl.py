@@ -48,14 +48,17 @@ def trainer_args(settings: Any, output_dir: Path, seed: int, progress: bool) -> 
     """transformers TrainingArguments from the recipe's TrainerSettings (shared by DPO and RL)."""
     import torch
 
+    from bolt_eval.training.recipe import resolve_path
+
     cpu = settings.device == "cpu" or (settings.device == "auto" and not torch.cuda.is_available())
+    deepspeed = str(resolve_path(settings.deepspeed)) if settings.deepspeed else None  # as stage 2 (sft.py)
     bf16 = settings.bf16 if settings.bf16 is not None else (not cpu and torch.cuda.is_bf16_supported())
     return dict(
         output_dir=str(output_dir), num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
         per_device_train_batch_size=settings.batch_size, gradient_accumulation_steps=settings.gradient_accumulation_steps,
         lr_scheduler_type=settings.scheduler, warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
         logging_steps=settings.logging_steps, save_strategy="steps" if settings.save_steps else "epoch",
-        save_steps=settings.save_steps or 500, use_cpu=cpu, bf16=bf16, deepspeed=settings.deepspeed, seed=seed,
+        save_steps=settings.save_steps or 500, use_cpu=cpu, bf16=bf16, deepspeed=deepspeed, seed=seed,
         report_to="none", disable_tqdm=not progress,
         activation_checkpointing=settings.gradient_checkpointing,  # trl's configs default it on: say it always
     )

@@ -81,3 +81,14 @@ def test_reinforce_is_grpo_without_std_scaling_on_policy(tmp_path):
     assert type(config).__name__ == "GRPOConfig"
     assert (config.scale_rewards, config.loss_type, config.num_iterations) == ("none", "dr_grpo", 1)
     assert config.steps_per_generation == config.gradient_accumulation_steps
+
+
+def test_a_relative_deepspeed_config_resolves_as_stage_2_resolves_it(tmp_path, monkeypatch):
+    from bolt_eval.training.policy_rl import trainer_args
+    from bolt_eval.training.recipe import REPO_ROOT
+
+    monkeypatch.chdir(tmp_path)  # not the checkout: the shipped config is found in bolt-eval's own repository
+    given = "training/accelerate/deepspeed_zero3.yaml"
+    args = trainer_args(OnlineConfig(deepspeed=given, device="cpu"), tmp_path / "out", 0, False)
+    assert args["deepspeed"] == str(REPO_ROOT / given) and Path(args["deepspeed"]).is_file()
+    assert trainer_args(OnlineConfig(device="cpu"), tmp_path / "out", 0, False)["deepspeed"] is None
