@@ -121,6 +121,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
+    from bolt_eval.store import write_atomic
     from bolt_eval.training.policy_rl import trainer_args
     from bolt_eval.training.recipe import OnlineConfig, RewardComponent
     from bolt_eval.training.rewards.classifier import ClassifierReward
@@ -183,7 +184,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         tokenizer.save_pretrained(str(partial))
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)  # whole or not at all
-        (work / "ppo-result.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+        write_atomic(work / "ppo-result.json", json.dumps(result, indent=1, default=str))  # whole or absent
     trainer.accelerator.wait_for_everyone()
     return result
 
