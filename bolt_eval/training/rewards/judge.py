@@ -84,11 +84,6 @@ class JudgeReward(Component):
                 parts.append(Part(None, f"judge {entry.status} after {entry.attempts} call(s) ({why})"))
         return parts
 
-    @property
-    def calls(self) -> int:
-        """Judge calls this process made (0 when every judgment came from the ledger)."""
-        return self._judge.calls if self._judge else 0
-
     def settings(self) -> dict[str, Any]:
         b = self.spec.backend
         return {"judge": backends.get(b.backend).identity(b), "params": self.spec.params.to_dict(),
