@@ -80,7 +80,8 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     stage = StageDir(recipe, STAGE, {**config, "iterations": cfg.iterations})
     if stage.finished():
         old = stage.previous() or {}
-        return summary_table({int(k): v for k, v in (old.get("held_out_reward") or {}).items()}, old["iterations"])
+        return "online: complete with this configuration, skipped\n" + \
+            summary_table({int(k): v for k, v in (old.get("held_out_reward") or {}).items()}, old["iterations"])
     key = config_hash(config)
     _refuse_other_config(stage, key)
     with stage:

@@ -97,7 +97,7 @@ def test_one_dpo_iteration_raises_the_margin_and_is_skipped_when_done(tmp_path, 
     # a re-run finds the stage finished: nothing sampled, nothing trained, same table
     path = _recipe(tmp_path, tiny_llama, tiny_reward_model)
     mtime = (it / "final" / "model.safetensors").stat().st_mtime
-    assert run(load_recipe(path), progress=False) == table
+    assert run(load_recipe(path), progress=False) == "online: complete with this configuration, skipped\n" + table
     # one more iteration: iteration 1 is skipped, iteration 2 starts from its model
     longer = run(load_recipe(path, ["online.iterations=2"]), progress=False)
     assert longer.startswith(table) and "| 2 | dpo |" in longer

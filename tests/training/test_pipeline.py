@@ -77,4 +77,7 @@ def test_pipeline_runs_every_stage_then_skips_them(tmp_path: Path, tiny_llama: P
         assert again.returncode == 0, again.stderr[-3000:]
         assert len(server.requests) == calls  # nothing generated again
         assert (out / "trajectory.jsonl").read_bytes() == trajectory_bytes  # nothing evaluated again
-        assert again.stderr.count("skipped") >= 3, again.stderr[-2000:]
+        said = dict(part.split("\n", 1) for part in again.stderr.split("bolt-eval: pipeline: stage ")[1:])
+        assert list(said) == ["queries", "bootstrap", "sft", "online"], again.stderr[-2000:]
+        for stage, text in said.items():  # every stage says it was skipped
+            assert "skipped" in text.splitlines()[0], (stage, text[:500])
