@@ -72,6 +72,7 @@ class LoopbackServer(Serving):
         self.requests: list[dict[str, Any]] = []
         self.arrivals: list[float] = []  # time.monotonic() of each request
         self.auth_headers: list[str] = []
+        self.headers: list[dict[str, str]] = []  # every request's headers, names lower-cased
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -90,6 +91,7 @@ class LoopbackServer(Serving):
                     server.requests.append(body)
                     server.arrivals.append(time.monotonic())
                     server.auth_headers.append(self.headers.get("Authorization", ""))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     fault = server.faults.pop(0) if server.faults else server.plan(body) if server.plan else None
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)

@@ -1,4 +1,5 @@
-"""`openai` backend: any OpenAI-compatible chat endpoint through the official client.
+"""`openai` backend: any OpenAI-compatible chat endpoint (OpenAI's, `vllm serve`, ...),
+over aiohttp (chat_http.py says why not through the SDK's client).
 
 Async with a bound on requests in flight. A request is retried up to `max_retries` times
 on 429, 5xx, timeouts, dropped connections and malformed bodies, with exponential backoff
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from bolt_eval.backends.base import Backend, Choice, ChoiceRequest, Progress, truncate_at_stop
+from bolt_eval.backends.chat_http import APIError, ChatHTTP, RateLimitError, endpoint
 from bolt_eval.registry import backends
 from bolt_eval.types import Completion, Request, UserError
 
@@ -77,7 +79,7 @@ class OpenAIBackend(Backend):
         return {
             "backend": "openai",
             "model": {"kind": "api", "name": spec.model},
-            "base_url": spec.base_url or "https://api.openai.com/v1",
+            "base_url": spec.base_url or endpoint(None),
         }
 
     def generate(self, requests: list[Request], progress: Progress | None = None) -> list[list[Completion]]:
@@ -103,20 +105,13 @@ class OpenAIBackend(Backend):
         failures = [c.error or "" for c in seen if c.finish_reason == "error"]
         kind = failures[0].partition(":")[0] if failures else ""
         if kind in FATAL and len(failures) == len(seen) and all(f.startswith(kind) for f in failures):
-            raise UserError(FATAL[kind].format(url=self.spec.base_url or "https://api.openai.com/v1",
+            raise UserError(FATAL[kind].format(url=endpoint(self.spec.base_url),
                                                model=self.spec.model, first=failures[0]))
 
-    def _async_client(self) -> Any:
-        """The backend's one client, made on first use inside its event loop. Its transport is
-        the SDK's aiohttp one (`openai[aiohttp]`): under cProfile at 64 calls in flight,
-        httpx's async pool spent a quarter of the client's time re-checking every idle
-        connection (`has_expired` via anyio's `extra_attributes`) on each request; on aiohttp
-        a call costs about half the CPU (bench/cases/judging.py)."""
-        from openai import AsyncOpenAI, DefaultAioHttpClient
-
+    def _async_client(self) -> ChatHTTP:
+        """The backend's one client (one connection pool), made on first use inside its event loop."""
         if self._client is None:
-            self._client = AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url, timeout=self.spec.timeout_s,
-                                       max_retries=0, http_client=DefaultAioHttpClient())
+            self._client = ChatHTTP(self._key, self.spec.base_url, self.spec.timeout_s)
         return self._client
 
     def _redact(self, text: str) -> str:
@@ -124,31 +119,32 @@ class OpenAIBackend(Backend):
 
     async def _run_all(self, requests: list[Request], on_result: Callable[[int, list[Completion]], None],
                        stop: Callable[[], bool]) -> None:
-        client, gate = self._async_client(), asyncio.Semaphore(self.spec.concurrency)
+        """`concurrency` workers, each taking the next sample to ask for once it has handed
+        over its last one, so a result that spends the budget is counted before the next
+        request asks `stop()`; a request with n samples is handed over when all n are in (one
+        cut short by `stop()` stays unanswered). A worker goes straight on to its next call,
+        where a task per request waiting on a semaphore took a turn of the event loop
+        between two calls of a slot."""
+        client = self._async_client()
+        jobs = [(i, k) for i, r in enumerate(requests) for k in range(r.params.n)]
+        pending = iter(jobs)
+        samples: dict[int, list[Completion | None]] = {}
 
-        async def one(i: int, request: Request) -> None:
-            if request.params.n == 1:  # handed over inside the gate (see _complete)
-                await self._complete(client, gate, request, 0, stop, lambda c: on_result(i, [c]))
-                return
-            outs = await asyncio.gather(*(self._complete(client, gate, request, k, stop)
-                                          for k in range(request.params.n)))
-            if all(c is not NOT_SENT for c in outs):  # a request cut short by stop() stays unanswered
-                on_result(i, list(outs))
+        async def worker() -> None:
+            for i, k in pending:
+                if stop():
+                    return
+                request = requests[i]
+                completion = await self._ask(client, request, k)
+                if request.params.n == 1:
+                    on_result(i, [completion])
+                    continue
+                got = samples.setdefault(i, [None] * request.params.n)
+                got[k] = completion
+                if all(c is not None for c in got):
+                    on_result(i, [c for c in got if c is not None])
 
-        await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
-
-    async def _complete(self, client: Any, gate: asyncio.Semaphore, request: Request, k: int,
-                        stop: Callable[[], bool], deliver: Callable[[Completion], None] | None = None) -> Completion:
-        """One completion under the concurrency gate. `deliver` runs before the gate is
-        released, so a result that spends the budget is counted before a waiting request
-        asks `stop()`."""
-        async with gate:
-            if stop():
-                return NOT_SENT
-            completion = await self._ask(client, request, k)
-            if deliver:
-                deliver(completion)
-            return completion
+        await asyncio.gather(*(worker() for _ in range(min(self.spec.concurrency, len(jobs)))))
 
     async def _ask(self, client: Any, request: Request, k: int) -> Completion:
         p = request.params
@@ -169,19 +165,19 @@ class OpenAIBackend(Backend):
         """Constrained choices from a vLLM server (the `vllm-serve` judge): the reply is sent
         as the assistant's unfinished turn (`continue_final_message`), and the server's
         structured outputs restrict the continuation to the choices; greedy. Only vLLM's
-        server reads these `extra_body` fields, so the plain `openai` backend never sends them."""
+        server reads these body fields, so the plain `openai` backend never sends them."""
         async def ask_all() -> list[Choice]:
-            self._async_client()
+            client = self._async_client()
             gate = asyncio.Semaphore(self.spec.concurrency)
 
             async def one(r: ChoiceRequest) -> Choice:
                 async with gate:
-                    resp = await self._create_with_retries(lambda: self._client.chat.completions.create(
-                        model=self.spec.model, temperature=0.0, max_tokens=32,
-                        messages=[*r.messages, {"role": "assistant", "content": r.reply}],
-                        extra_body={"structured_outputs": {"choice": list(r.choices)},
-                                    "continue_final_message": True, "add_generation_prompt": False}))
-                text = resp.choices[0].message.content or "" if resp.choices else ""
+                    body = {"model": self.spec.model, "temperature": 0.0, "max_tokens": 32,
+                            "messages": [*r.messages, {"role": "assistant", "content": r.reply}],
+                            "structured_outputs": {"choice": list(r.choices)},
+                            "continue_final_message": True, "add_generation_prompt": False}
+                    reply = await self._create_with_retries(lambda: _post_chat(client, body))
+                text = reply[0] if reply else ""
                 if text not in r.choices:
                     raise UserError(f"the vLLM server at {self.spec.base_url} answered {text!r} to a guided choice "
                                     f"among {list(r.choices)}: it does not apply structured outputs (needs vLLM >= 0.12)")
@@ -196,39 +192,31 @@ class OpenAIBackend(Backend):
 
     async def _create_with_retries(self, create: Callable[[], Awaitable[Any]]) -> Any:
         """`create()` (one request to the endpoint) until it succeeds or fails for good."""
-        import openai
-
         for attempt in range(self.spec.max_retries + 1):
             await asyncio.sleep(max(0.0, self._resume_at - time.monotonic()))
             try:
                 return await create()
-            except openai.RateLimitError as err:
-                delay = _retry_after(err) or _backoff(attempt)
+            except RateLimitError as err:
+                delay = _retry_after(err.headers) or _backoff(attempt)
                 self._resume_at = max(self._resume_at, time.monotonic() + delay)
                 last: Exception = err
                 continue
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError) as err:
-                last = _refused(err) or err
-            except openai.APIStatusError as err:
-                if err.status_code not in (408, 409):
+            except APIError as err:
+                if not err.retryable:
                     raise RequestFailed(f"{type(err).__name__}: {err}") from err
                 last = err
-            except (openai.APIResponseValidationError, ValueError) as err:  # malformed body
+            except ValueError as err:  # a malformed body
                 last = err
             if attempt < self.spec.max_retries:
                 await asyncio.sleep(_backoff(attempt))
         raise RequestFailed(f"{type(last).__name__}: {last} (after {self.spec.max_retries + 1} attempts)")
 
 
-async def _post_chat(client: Any, body: dict[str, Any]) -> tuple[str, str | None, int, int] | None:
-    """POST a ready chat.completions body through the client (its auth, errors and retries'
-    status codes) and read the reply's JSON as it is: (text, finish reason, prompt tokens,
-    completion tokens), or None for a reply without choices. It skips the SDK's two walks,
-    of the body against the params' TypedDicts (`chat.completions.create`) and of the
-    reply into its `ChatCompletion` model: under cProfile (CPU time, 64 calls in flight)
-    they were a third and a sixth of a judge call's client CPU. A body of another shape is
-    a malformed one (ValueError, retried)."""
-    data = await client.post("/chat/completions", body=body, cast_to=object)
+async def _post_chat(client: ChatHTTP, body: dict[str, Any]) -> tuple[str, str | None, int, int] | None:
+    """POST a ready chat.completions body and read the reply's JSON: (text, finish reason,
+    prompt tokens, completion tokens), or None for a reply without choices. A reply of
+    another shape is a malformed one (ValueError, retried)."""
+    data = await client.post(body)
     try:
         choices = data["choices"]
         if not choices:
@@ -250,9 +238,6 @@ def chat_body(spec: Any, request: Request, k: int = 0) -> dict[str, Any]:
                 max_tokens=p.max_new_tokens, seed=p.seed + k, stop=list(p.stop) or None, **spec.options)
 
 
-NOT_SENT = Completion.failed("not sent: stopped before it started")
-
-
 class RequestFailed(Exception):
     """A request that failed for good (retries spent, or an error retrying cannot fix)."""
 
@@ -266,30 +251,13 @@ FATAL = {  # every request of a call failed so: no retry, nor a later run, can m
 }
 
 
-def _refused(err: Any) -> Any:
-    """The SDK's aiohttp transport reports a refused or unresolvable connection as a connect
-    *timeout* (`APITimeoutError`); this gives it back its kind, `APIConnectionError`, with the
-    transport's own words ("Cannot connect to host ..."), so FATAL names it. None otherwise."""
-    import socket
-
-    import openai
-
-    cause = err.__cause__
-    while cause is not None:
-        if isinstance(cause, (ConnectionRefusedError, socket.gaierror)):
-            return openai.APIConnectionError(message=str(err.__cause__), request=err.request)
-        cause = cause.__cause__
-    return None
-
-
 def _backoff(attempt: int) -> float:
     """0.5 s, 1 s, 2 s, ... capped at 30 s, with jitter so clients do not retry in step."""
     return min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
 
 
-def _retry_after(err: Any) -> float | None:
+def _retry_after(headers: Any) -> float | None:
     """The server's wish, from `retry-after-ms` or `retry-after` (seconds), capped at 60 s."""
-    headers = err.response.headers
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         try:
             return min(60.0, float(headers[name]) * scale)
