@@ -142,7 +142,7 @@ class TrainerSettings(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16: bool | None = None  # None: on CUDA when supported, off on CPU
     gradient_checkpointing: bool = False
-    deepspeed: str | None = None  # a DeepSpeed config (training/accelerate/...), when launched with accelerate
+    deepspeed: str | None = None  # a DeepSpeed JSON for transformers; unset under accelerate's DeepSpeed config
 
     @field_validator("warmup_ratio")
     @classmethod
@@ -151,6 +151,14 @@ class TrainerSettings(Strict):
             raise ValueError("warmup_ratio is the share of the training steps spent warming up: write a number "
                              "from 0 up to, not including, 1 (0.1 = 10%)")
         return ratio
+
+    @field_validator("deepspeed")
+    @classmethod
+    def _deepspeed_json(cls, path: str | None) -> str | None:  # transformers json.loads it
+        if path is not None and not path.endswith(".json"):
+            raise ValueError("deepspeed names a DeepSpeed JSON config; an accelerate config (training/accelerate/"
+                             "*.yaml) goes on the launch line, `accelerate launch --config_file ...`: drop this key")
+        return path
 
 
 class SFTConfig(TrainerSettings):

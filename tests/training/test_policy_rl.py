@@ -84,11 +84,22 @@ def test_reinforce_is_grpo_without_std_scaling_on_policy(tmp_path):
 
 
 def test_a_relative_deepspeed_config_resolves_as_stage_2_resolves_it(tmp_path, monkeypatch):
+    from bolt_eval.training import recipe
     from bolt_eval.training.policy_rl import trainer_args
-    from bolt_eval.training.recipe import REPO_ROOT
 
-    monkeypatch.chdir(tmp_path)  # not the checkout: the shipped config is found in bolt-eval's own repository
-    given = "training/accelerate/deepspeed_zero3.yaml"
-    args = trainer_args(OnlineConfig(deepspeed=given, device="cpu"), tmp_path / "out", 0, False)
-    assert args["deepspeed"] == str(REPO_ROOT / given) and Path(args["deepspeed"]).is_file()
+    shipped = tmp_path / "repo" / "training" / "ds" / "zero3.json"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_text('{"zero_optimization": {"stage": 3}}')
+    monkeypatch.setattr(recipe, "REPO_ROOT", tmp_path / "repo")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not the checkout: the config is found in bolt-eval's own repository
+    args = trainer_args(OnlineConfig(deepspeed="training/ds/zero3.json", device="cpu"), tmp_path / "out", 0, False)
+    assert args["deepspeed"] == str(shipped)
     assert trainer_args(OnlineConfig(device="cpu"), tmp_path / "out", 0, False)["deepspeed"] is None
+
+
+def test_an_accelerate_config_named_as_deepspeed_is_refused():
+    """transformers reads `deepspeed` as DeepSpeed's own JSON; the shipped accelerate YAML
+    belongs on the launch line (the Sky-T1 recipes named it here: a crash on the GPU node)."""
+    with pytest.raises(ValueError, match="goes on the launch line"):
+        OnlineConfig(deepspeed="training/accelerate/deepspeed_zero3.yaml")
