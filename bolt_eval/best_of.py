@@ -91,7 +91,8 @@ def load_reward(path: str, thoughts: str, out: str) -> Any:
     component keeps its judgments in `<out>/judgments.sqlite`, the run store's ledger."""
     from pydantic import TypeAdapter, ValidationError
 
-    from bolt_eval.training.recipe import Recipe, RewardComponent, _line_of, read_yaml, resolve_path
+    from bolt_eval.training.recipe import Recipe, RewardComponent, resolve_path
+    from bolt_eval.training.recipe_file import line_of, read_yaml
     from bolt_eval.training.rewards import build_reward
 
     p = resolve_path(path)
@@ -107,7 +108,7 @@ def load_reward(path: str, thoughts: str, out: str) -> Any:
         lines = [f"{p}: invalid reward spec:"]
         for e in err.errors():
             loc = [str(x) for x in e["loc"]]
-            where = f"line {line}, " if (line := _line_of(text, loc)) else ""
+            where = f"line {line}, " if (line := line_of(text, loc)) else ""
             lines.append(f"  {where}component {loc[0]}, key '{'.'.join(loc[1:]) or '-'}': {e['msg']}")
         raise UserError("\n".join(lines)) from err
     recipe = Recipe(name="best-of", output_dir=out, model="none", thoughts=thoughts, reward=components)

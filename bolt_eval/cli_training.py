@@ -88,7 +88,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bolt_eval.training.recipe import load_recipe
+    from bolt_eval.training.recipe_file import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     module = importlib.import_module(f"bolt_eval.training.{args.stage}")

@@ -74,7 +74,7 @@ def run(quick: bool) -> dict[str, Any]:
     import torch
 
     from bolt_eval.training import online
-    from bolt_eval.training.recipe import load_recipe
+    from bolt_eval.training.recipe_file import load_recipe
     from cases._training_setup import small_llama, small_reward_model
 
     torch.set_num_threads(1)

@@ -57,7 +57,7 @@ def bolt_sft(model_dir: Path, data: Path, out: Path, settings: dict[str, Any]) -
     import yaml
 
     from bolt_eval.training import sft
-    from bolt_eval.training.recipe import load_recipe
+    from bolt_eval.training.recipe_file import load_recipe
 
     recipe_file = out.parent / f"{out.name}.yaml"
     recipe_file.write_text(yaml.safe_dump({

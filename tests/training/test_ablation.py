@@ -20,7 +20,7 @@ import yaml
 from conftest import MATH_FIXTURE, bolt, cli_env
 
 from bolt_eval.training import ablation
-from bolt_eval.training.recipe import load_recipe
+from bolt_eval.training.recipe_file import load_recipe
 from bolt_eval.types import UserError
 
 THOUGHT = "First add 2 and 3: 2+3 = 5. Then check it: 5-3 = 2, so 5 is right."

@@ -167,7 +167,7 @@ def test_bootstrap_filters_scores_selects_and_resumes_after_a_kill(tmp_path: Pat
 def test_a_changed_reward_or_format_rescores_the_stored_samples_without_generating(
         tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from bolt_eval.training import bootstrap, queries
-    from bolt_eval.training.recipe import load_recipe
+    from bolt_eval.training.recipe_file import load_recipe
 
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     path = recipe(tmp_path, server.base_url)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bolt_eval.training.online import run, summary_table
-from bolt_eval.training.recipe import load_recipe
+from bolt_eval.training.recipe_file import load_recipe
 from bolt_eval.types import UserError
 
 

@@ -16,7 +16,7 @@ from conftest import MATH_FIXTURE
 
 from bolt_eval.training import policy_ppo
 from bolt_eval.training.online import run
-from bolt_eval.training.recipe import load_recipe
+from bolt_eval.training.recipe_file import load_recipe
 from bolt_eval.training.trajectory import Trajectory
 from bolt_eval.types import UserError
 

@@ -16,7 +16,8 @@ from openai_server import LoopbackServer
 
 from bolt_eval.training import queries
 from bolt_eval.training.criteria import parse_criteria
-from bolt_eval.training.recipe import REPO_ROOT, load_recipe
+from bolt_eval.training.recipe import REPO_ROOT
+from bolt_eval.training.recipe_file import load_recipe
 from bolt_eval.training.topic_mix import targets
 from bolt_eval.types import UserError
 

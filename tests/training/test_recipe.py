@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import ROOT, bolt
 
-from bolt_eval.training.recipe import load_recipe
+from bolt_eval.training.recipe_file import load_recipe
 from bolt_eval.types import UserError
 
 RECIPES = sorted((ROOT / "training" / "recipes").glob("*.yaml"))

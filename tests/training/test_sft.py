@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bolt_eval.training import sft
-from bolt_eval.training.recipe import load_recipe
+from bolt_eval.training.recipe_file import load_recipe
 from bolt_eval.training.trajectory import Trajectory
 from bolt_eval.types import UserError
 
