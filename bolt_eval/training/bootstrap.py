@@ -149,12 +149,13 @@ def _score(key: str, chunk: list[Any], samples: Any, rewards: Any, cfg: Any, del
     (`made_by`: a hash of reward.describe(), the components, their weights, models and
     fingerprints, templates, format-reward rules): all of them when the stored record was made
     by another (or names none: older journals), else those the format rules let through
-    since. The stage's format rules decide which samples are scored, never a score's value."""
+    since and those the reward model failed on (a judge API down). The stage's format rules decide which samples are scored, never a score's value."""
     from bolt_eval.training.format_check import check_format
     from bolt_eval.training.rewards import RewardItem
 
     stored = rewards.records.get(key)
-    have = stored["rewards"] if stored and stored.get("reward_hash") == made_by else {}
+    have = {k: v for k, v in stored["rewards"].items() if v["value"] is not None} \
+        if stored and stored.get("reward_hash") == made_by else {}  # a failed score is asked for again
     by_id = {q.id: q for q in chunk}
     items = []
     for rec in samples.records[key]["queries"]:

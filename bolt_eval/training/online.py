@@ -206,12 +206,15 @@ class Iteration:
         return record
 
     def _dpo(self, record: dict[str, Any], final: Path) -> None:
+        from bolt_eval.training.checkpoints import last_checkpoint
         from bolt_eval.training.online_samples import sample_and_score
         from bolt_eval.training.pairs import select_pairs
         from bolt_eval.training.policy_dpo import dpo_args, train_dpo
 
+        started = last_checkpoint(self.dir / "trainer") is not None  # its pairs must stay as trained on
         samples, rewards, info = sample_and_score(self.dir, "", self.queries, self.policy, self.cfg, self.reward_model,
-                                                  self.recipe.seed, f"iter-{self.i}", self.progress)
+                                                  self.recipe.seed, f"iter-{self.i}", self.progress,
+                                                  retry_failed=not started)
         try:
             groups = {q.id: rewards.records[q.id]["rewards"] for q in self.queries}
             pairs, counts = select_pairs(groups)

@@ -12,7 +12,8 @@ prompts are then drawn again on their own); nothing journalled is drawn twice.
 
     samples journal: {"key": prompt id, "seed", "samples": [{"text", "finish_reason",
                       "completion_tokens", "error"}]}   one record per prompt, as generated
-    rewards journal: {"key": prompt id, "rewards": [value | None], "parts", "errors"}
+    rewards journal: {"key": prompt id, "rewards": [value | None], "parts", "errors"}; a key's
+                     last record counts (failed rewards are scored again on resume)
 
 A sample whose generation failed gets reward None (never 0) and is counted as failed.
 """
@@ -84,26 +85,36 @@ def sample(journal: Journal, queries: list[Any], policy: Path, cfg: Any, seed: i
 
 
 def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: Any, label: str,
-          progress: bool) -> dict[str, int]:
-    """Score every sampled query not yet in `rewards`, a few prompts per reward-model call."""
+          progress: bool, retry_failed: bool = True) -> dict[str, int]:
+    """Score every sampled query not yet in `rewards`, a few prompts per reward-model call;
+    with `retry_failed`, a stored record whose reward model failed on a sample (a judge API
+    down, say) is scored again on those samples and superseded (`rewards` keeps a key's last
+    record)."""
     from bolt_eval.progress import progress_bar
     from bolt_eval.training.rewards import RewardItem
 
-    todo = [q for q in queries if q.id not in rewards]
+    todo = [q for q in queries if q.id not in rewards or retry_failed and _failed(rewards.records[q.id])]
+    retried = sum(q.id in rewards for q in todo)
     bar = progress_bar(len(queries), f"{label} score", progress, "prompt", len(queries) - len(todo))
     for start in range(0, len(todo), SCORE_CHUNK):
         chunk = todo[start:start + SCORE_CHUNK]
         items, owners = [], []
         for q in chunk:
+            old = rewards.records.get(q.id)
             for k, s in enumerate(samples.records[q.id]["samples"]):
-                if s["finish_reason"] != "error":
+                if s["finish_reason"] != "error" and (old is None or old["rewards"][k] is None):
                     items.append(RewardItem(key=f"{q.id}#{k}", prompt=q.prompt, response=s["text"],
                                             finish_reason=s["finish_reason"], reference=q.reference))
                     owners.append((q.id, k))
         scored = dict(zip(owners, reward_model.score(items)))
         for q in chunk:
+            old = rewards.records.get(q.id)
             record: dict[str, Any] = {"key": q.id, "rewards": [], "parts": [], "errors": []}
             for k, s in enumerate(samples.records[q.id]["samples"]):
+                if (q.id, k) not in scored and old is not None and s["finish_reason"] != "error":
+                    for field in ("rewards", "parts", "errors"):  # kept from the stored record
+                        record[field].append(old[field][k])
+                    continue
                 r = scored.get((q.id, k))
                 record["rewards"].append(r.value if r else None)
                 record["parts"].append(r.parts if r else {})
@@ -111,7 +122,13 @@ def score(samples: Journal, rewards: Journal, queries: list[Any], reward_model: 
             rewards.append(record)
         bar.update(len(chunk))
     bar.close()
-    return {"scored": len(todo), "resumed": len(queries) - len(todo)}
+    return {"scored": len(todo) - retried, "rescored": retried, "resumed": len(queries) - len(todo)}
+
+
+def _failed(record: dict[str, Any]) -> bool:
+    """A reward the reward model failed to give (not a sample that failed to generate)."""
+    return any(v is None and not (e or "").startswith("generation failed")
+               for v, e in zip(record["rewards"], record["errors"]))
 
 
 def reward_stats(rewards: Journal, queries: list[Any]) -> dict[str, Any]:
@@ -124,17 +141,19 @@ def reward_stats(rewards: Journal, queries: list[Any]) -> dict[str, Any]:
 
 
 def sample_and_score(folder: Path, name: str, queries: list[Any], policy: Path, cfg: Any, reward_model: Any,
-                     seed: int, phase: str, progress: bool, label: str | None = None
+                     seed: int, phase: str, progress: bool, label: str | None = None, retry_failed: bool = True
                      ) -> tuple[Journal, Journal, dict[str, Any]]:
     """Both steps into `<folder>/<name>samples.jsonl` and `<name>rewards.jsonl`; returns the
-    journals (open: the caller closes them) and the counts and times."""
+    journals (open: the caller closes them) and the counts and times. `retry_failed`: see
+    `score` (off once training on these rewards has begun)."""
     import time
 
-    samples, rewards = Journal(folder / f"{name}samples.jsonl"), Journal(folder / f"{name}rewards.jsonl")
+    samples = Journal(folder / f"{name}samples.jsonl")
+    rewards = Journal(folder / f"{name}rewards.jsonl", replace=True)  # a record scored again supersedes
     t0 = time.monotonic()
     sampling = sample(samples, queries, policy, cfg, seed, phase, progress, label)
     t1 = time.monotonic()
-    scoring = score(samples, rewards, queries, reward_model, label or phase, progress)
+    scoring = score(samples, rewards, queries, reward_model, label or phase, progress, retry_failed)
     t2 = time.monotonic()
     info = {"sampling": sampling, "scoring": scoring, "reward": reward_stats(rewards, queries),
             "seconds": {"sampling": round(t1 - t0, 2), "scoring": round(t2 - t1, 2)}}
@@ -149,7 +168,7 @@ def paired_reward_delta(before: Path, after: Path, queries: list[Any]) -> dict[s
 
     sides = []
     for path in (before, after):
-        records = Journal(path).records
+        records = Journal(path, replace=True).records
         values, weights = [], []
         for q in queries:
             valid = [v for v in records[q.id]["rewards"] if v is not None]

@@ -202,3 +202,16 @@ def test_a_changed_reward_or_format_rescores_the_stored_samples_without_generati
     journal.write_text("".join(json.dumps({"key": k, "rewards": v}) + "\n" for k, v in old.items()))
     bootstrap.run(load_recipe(path, ["bootstrap.percentile=50"]), progress=False)
     assert [r["reward"] for r in read()] == [r["reward"] for r in after] and len(server.requests) == 24
+
+    # a score the reward model failed to give (a judge API down) is asked for again, alone
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    last = {r["key"]: r for r in records}
+    key, rec = next((k, r) for k, r in last.items() if r["rewards"])
+    item = next(iter(rec["rewards"]))
+    was = rec["rewards"][item]["value"]
+    rec["rewards"][item] = {"value": None, "parts": {}, "error": "judge: api_error (APIConnectionError)", "notes": {}}
+    journal.write_text(journal.read_text() + json.dumps(rec) + "\n")
+    bootstrap.run(load_recipe(path, ["bootstrap.percentile=60"]), progress=False)
+    final = {json.loads(x)["key"]: json.loads(x) for x in journal.read_text().splitlines()}
+    assert final[key]["rewards"][item]["value"] == was is not None
+    assert len(server.requests) == 24
