@@ -256,7 +256,7 @@ def test_a_reinforce_iteration_trains_on_the_recipe_orm(tmp_path, tiny_llama, ti
 
 @pytest.mark.parametrize("kind", ["sft", "previous"])
 def test_the_kl_reference_of_a_later_iteration(tmp_path, tiny_llama, tiny_reward_model, kind):
-    from bolt_eval.training.online import Iteration
+    from bolt_eval.training.online_iteration import Iteration
 
     recipe = load_recipe(_recipe(tmp_path, tiny_llama, tiny_reward_model, reference=kind))
     stage = type("Stage", (), {"dir": tmp_path / "online"})()
@@ -266,7 +266,7 @@ def test_the_kl_reference_of_a_later_iteration(tmp_path, tiny_llama, tiny_reward
 
 
 def test_prompts_per_iteration_take_the_next_slice():
-    from bolt_eval.training.online import iteration_prompts
+    from bolt_eval.training.online_iteration import iteration_prompts
 
     q = list("abcde")
     assert iteration_prompts(q, None, 2) == q and iteration_prompts(q, 9, 2) == q
