@@ -233,11 +233,13 @@ class Store:
                 other = json.loads(manifest_path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue  # a broken neighbour is not this run's problem
-            if other.get("generation_hash") == generation_hash and (manifest_path.parent / "samples.jsonl").is_file():
-                donors.append((manifest_path.parent.name, Run(manifest_path.parent, other)._read_records(repair=False)))
+            samples = manifest_path.parent / "samples.jsonl"
+            if other.get("generation_hash") == generation_hash and samples.is_file():
+                donors.append((samples.stat().st_size, manifest_path.parent, other))
         if not donors:
             return 0
-        name, donor = max(donors, key=lambda d: len(d[1]))
+        _, folder, other = max(donors, key=lambda d: d[0])  # the most answers, read alone (not every donor)
+        name, donor = folder.name, Run(folder, other)._read_records(repair=False)
         missing = [record for sid, record in donor.items() if sid not in run.records]
         for record in missing:
             run.append(record)

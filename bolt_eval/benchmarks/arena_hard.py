@@ -261,7 +261,7 @@ class ArenaHard(Task):
         """The battles of the category the headline reports (v2.0: hard_prompt, beside
         creative_writing): pairing all categories would rebuild no number of the summary."""
         battles = self.battles(samples, records)
-        category = self.headline_category({b.model.split("|", 1)[1]: None for b in sorted(battles, key=lambda b: b.model)})
+        category = self.headline_category(dict.fromkeys(sorted({b.model.split("|", 1)[1] for b in battles})))
         return [b for b in battles if b.model.split("|", 1)[1] == category]
 
     # helpers ------------------------------------------------------------------------------

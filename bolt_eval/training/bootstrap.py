@@ -149,13 +149,14 @@ def _score(key: str, chunk: list[Any], samples: Any, rewards: Any, cfg: Any, del
     (`made_by`: a hash of reward.describe(), the components, their weights, models and
     fingerprints, templates, format-reward rules): all of them when the stored record was made
     by another (or names none: older journals), else those the format rules let through
-    since and those the reward model failed on (a judge API down). The stage's format rules decide which samples are scored, never a score's value."""
+    since and those the reward model failed on (a judge API down). The stage's format rules
+    decide which samples are scored, never a score's value."""
     from bolt_eval.training.format_check import check_format
     from bolt_eval.training.rewards import RewardItem
 
     stored = rewards.records.get(key)
-    have = {k: v for k, v in stored["rewards"].items() if v["value"] is not None} \
-        if stored and stored.get("reward_hash") == made_by else {}  # a failed score is asked for again
+    current = stored is not None and stored.get("reward_hash") == made_by
+    have = {k: v for k, v in stored["rewards"].items() if v["value"] is not None} if current else {}
     by_id = {q.id: q for q in chunk}
     items = []
     for rec in samples.records[key]["queries"]:
@@ -163,7 +164,7 @@ def _score(key: str, chunk: list[Any], samples: Any, rewards: Any, cfg: Any, del
             if f"{rec['id']}#{j}" not in have and check_format(r["text"], r["finish_reason"], delims, cfg.format).ok:
                 q = by_id[rec["id"]]
                 items.append(RewardItem(f"{q.id}#{j}", q.prompt, r["text"], r["finish_reason"], q.reference))
-    if stored is not None and stored.get("reward_hash") == made_by and not items:
+    if current and not items:
         return
     scores = reward.score(items) if items else []
     rewards.append({"key": key, "reward_hash": made_by,

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bolt_eval.store import config_hash
-from bolt_eval.training.online_iteration import STAGE, Iteration, _evaluate, held_out_reward, read_manifest
+from bolt_eval.training.online_iteration import STAGE, Iteration, held_out_reward, read_manifest
 from bolt_eval.training.recipe import Recipe
 from bolt_eval.training.workdir import StageDir
 from bolt_eval.types import UserError
@@ -50,6 +50,7 @@ LATER_FIELDS: dict[str, Any] = {"held_out_n": None, "nll_weight": 0.0}
 
 def run(recipe: Recipe, progress: bool = True) -> str:
     """Stage 3 from `recipe`; returns the per-iteration summary table."""
+    from bolt_eval.training.autoeval import evaluate_checkpoint
     from bolt_eval.training.checkpoints import fingerprint
     from bolt_eval.training.rewards import build_reward
     from bolt_eval.training.sources import load_queries
@@ -88,7 +89,7 @@ def run(recipe: Recipe, progress: bool = True) -> str:
             reward_model.preflight()  # a reward model that cannot load fails before any sampling
             held = {0: held_out_reward(stage.dir, held_out, init, cfg, reward_model, recipe.seed, 0, progress)}
             if recipe.eval.mode == "inline":
-                _evaluate(recipe, init, "sft", None, progress)
+                evaluate_checkpoint(recipe, init, stage="sft", iteration=None, progress=progress)
             rows = []
             for i in range(1, cfg.iterations + 1):
                 it = Iteration(recipe, stage, key, i, init, queries, held_out, reward_model, progress)

@@ -78,8 +78,10 @@ class Iteration:
             for folder in (self.dir / "trainer").glob("checkpoint-*"):
                 shutil.rmtree(folder)
         if self.recipe.eval.mode == "inline":
+            from bolt_eval.training.autoeval import evaluate_checkpoint  # transformers: not on report's path
+
             t0 = time.monotonic()
-            entry = _evaluate(self.recipe, final, STAGE, self.i, self.progress)
+            entry = evaluate_checkpoint(self.recipe, final, stage=STAGE, iteration=self.i, progress=self.progress)
             record["evaluation"] = {"label": entry["label"], "headlines": entry["headlines"],
                                     "adoption": entry.get("adoption", {})}
             record["seconds"]["evaluation"] = round(time.monotonic() - t0, 2)
@@ -174,12 +176,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: corrupt manifest ({err.msg}); remove the file to redo the iteration") from err
-
-
-def _evaluate(recipe: Recipe, model: Path, stage: str, iteration: int | None, progress: bool) -> dict[str, Any]:
-    from bolt_eval.training.autoeval import evaluate_checkpoint
-
-    return evaluate_checkpoint(recipe, model, stage=stage, iteration=iteration, progress=progress)
 
 
 def _eos_ids(policy: Path) -> set[int]:
