@@ -35,12 +35,14 @@ iterations' key leaves `online.iterations` out, so a finished run can be extende
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from bolt_eval.store import config_hash
 from bolt_eval.training.online_iteration import STAGE, Iteration, held_out_reward, read_manifest
 from bolt_eval.training.recipe import Recipe
+from bolt_eval.training.trajectory import Trajectory
 from bolt_eval.training.workdir import StageDir
 from bolt_eval.types import UserError
 
@@ -82,6 +84,9 @@ def run(recipe: Recipe, progress: bool = True) -> str:
             summary_table({int(k): v for k, v in (old.get("held_out_reward") or {}).items()}, old["iterations"])
     key = config_hash(config)
     _refuse_other_config(stage, key)
+    if not any(stage.dir.glob("iter-*")) and not (stage.dir / "held-out").exists():
+        with closing(Trajectory(recipe.out)) as trajectory:  # stage 3 starts over: an earlier one's iterations are gone
+            trajectory.retire(STAGE, "stage 3 starts over")
     with stage:
         stage.manifest.update(init=str(init), reward_model=described, iterations=[])
         stage.write_manifest()

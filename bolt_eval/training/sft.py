@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from tabulate import tabulate
 
 from bolt_eval.training.checkpoints import fingerprint, last_checkpoint, merge_lora
 from bolt_eval.training.recipe import resolve_path
+from bolt_eval.training.trajectory import Trajectory
 from bolt_eval.training.workdir import StageDir, file_sha256
 from bolt_eval.types import UserError
 
@@ -162,6 +164,9 @@ def run(recipe: Any, progress: bool = True) -> str:
     if old and old.get("config_hash") != stage.hash and last_checkpoint(stage.dir):
         raise UserError(f"{stage.dir} holds checkpoints of another SFT configuration; remove the folder, "
                         "or set another output_dir in the recipe")
+    if not last_checkpoint(stage.dir) and not (stage.dir / "final").is_dir():
+        with closing(Trajectory(recipe.out)) as trajectory:  # SFT starts over: what came of an earlier one is gone
+            trajectory.retire("sft", "SFT starts over")
     inline = recipe.eval.mode == "inline"
     with stage:
         started = time.monotonic()
@@ -201,16 +206,12 @@ def _save_final(trainer: Any, folder: Path) -> Path:
 
 
 def _eval_seconds(recipe: Any) -> list[dict[str, Any]]:
-    from bolt_eval.training.trajectory import Trajectory
-
     return [{"label": e["label"], "eval_seconds": e["eval_seconds"]} for e in Trajectory(recipe.out).entries()
             if e["stage"] in ("init", "sft")]
 
 
 def summary(manifest: dict[str, Any], recipe: Any) -> str:
     """What `bolt-eval train sft` prints: the stage's numbers, then the trajectory so far."""
-    from bolt_eval.training.trajectory import Trajectory
-
     facts = [["examples", manifest.get("examples")], ["steps", manifest.get("steps")],
              ["loss first -> last", f"{manifest.get('first_loss')} -> {manifest.get('last_loss')}"],
              ["train seconds", manifest.get("train_seconds")], ["wall seconds", manifest.get("wall_seconds")],

@@ -9,13 +9,21 @@ evaluated again, so a resumed trainer or a restarted watcher pays nothing twice.
 are appended through the stage journals' durable writer (flush + fsync, a torn last line
 from a kill is cut off), so the file is safe to read while a trainer writes it.
 
+When a stage starts over (its folder was removed, or another configuration trains in a new
+one), its earlier entries, and those of the stages after it, are retired: a marker line
+says so, and the entries before it are no longer read (the report would otherwise show the
+old run's `iter-1` beside the new one's). Nothing is deleted: the lines and their results
+stay on disk.
+
 Training order, as the paper's Figure 6 reads: the initial model, then SFT by step, then
 each online iteration; stages this file does not know follow in the order first seen.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +54,10 @@ class Trajectory:
                 entry = json.loads(line)
             except json.JSONDecodeError as err:
                 raise UserError(f"{self.path} line {n}: corrupt entry ({err.msg}); remove the line") from err
-            out.setdefault(entry["key"], entry)
+            if "retired" in entry:  # a stage started over: what it and the later stages had so far is gone
+                out = {k: e for k, e in out.items() if e["stage"] not in entry["retired"]}
+            else:
+                out.setdefault(entry["key"], entry)
         return out
 
     def entries(self) -> list[dict[str, Any]]:
@@ -72,6 +83,20 @@ class Trajectory:
         if self._journal is None:
             self._journal = Journal(self.path)
         self._journal.append({**entry, "key": entry["fingerprint"]})
+
+    def retire(self, stage: str, why: str) -> int:
+        """Retire the entries of `stage` and of the stages after it (see the module
+        docstring); returns how many were retired (0: nothing written)."""
+        later = STAGE_ORDER[STAGE_ORDER.index(stage):]
+        gone = [e for e in self._read().values() if e["stage"] in later]
+        if gone:
+            if self._journal is None:
+                self._journal = Journal(self.path)
+            now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            self._journal.append({"key": f"retired:{stage}:{now}", "retired": list(later), "why": why, "time": now})
+            print(f"bolt-eval: {self.path}: {len(gone)} entries of an earlier {'/'.join(later)} run retired ({why})",
+                  file=sys.stderr, flush=True)
+        return len(gone)
 
     def close(self) -> None:
         if self._journal is not None:

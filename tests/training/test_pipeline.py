@@ -1,17 +1,21 @@
 """`bolt-eval train pipeline` end to end on tiny parts: queries -> stage 1 (a scripted
 bootstrapping model behind a loopback server) -> SFT of the tiny Llama -> one online DPO
 iteration -> every checkpoint evaluated -> the report with Figures 5 and 6 and the paper's
-rows. Then the same command again: every stage skipped, nothing generated."""
+rows. Then the same command again: every stage skipped, nothing generated; then stage 3
+over with another setting: the report shows the new iteration only."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import bolt
 from openai_server import LoopbackServer
+
+from bolt_eval.training.trajectory import Trajectory
 
 SUMS = [(2, 9), (4, 7), (3, 8), (6, 5), (1, 12), (7, 7)]
 PROBLEMS = [{"problem": f"What is ${a}+{b}$?", "answer": str(a + b), "subject": "Prealgebra", "level": 1,
@@ -81,3 +85,15 @@ def test_pipeline_runs_every_stage_then_skips_them(tmp_path: Path, tiny_llama: P
         assert list(said) == ["queries", "bootstrap", "sft", "online"], again.stderr[-2000:]
         for stage, text in said.items():  # every stage says it was skipped
             assert "skipped" in text.splitlines()[0], (stage, text[:500])
+
+        # stage 3 over with another setting (its folder removed, as the refusal says): the old
+        # iteration's entry is retired, so the report holds the new iteration 1 alone
+        shutil.rmtree(out / "online")
+        over = bolt("train", "pipeline", "--recipe", str(path), "--set", "online.learning_rate=2e-4", "--no-progress",
+                    timeout=600)
+        assert over.returncode == 0, over.stderr[-3000:]
+        assert "1 entries of an earlier online run retired (stage 3 starts over)" in over.stderr
+        now = Trajectory(out).entries()
+        assert [e["stage"] for e in now].count("online") == 1 and now[-1]["fingerprint"] != entries[-1]["fingerprint"]
+        order = next(x for x in (out / "report" / "report.md").read_text().splitlines() if "Rows in training order" in x)
+        assert order.count("pipe/online/iter-1") == 1, order

@@ -35,18 +35,23 @@ def build(out: Path) -> Path:
     out.mkdir()
     traj = Trajectory(out)
     for label in ["r/online/iter-2", "r/sft/step-20", "r/init", "r/online/iter-1", "r/sft/step-10"]:  # shuffled
-        stage, iteration, step, right, adopted = CHECKPOINTS[label]
-        answers = out / f"{label.replace('/', '_')}.jsonl"
-        answers.write_text("".join(json.dumps({"id": r["unique_id"], "response": (
-            "<internal_thoughts>t</internal_thoughts>" if adopted else "") + "\\boxed{%s}" % (
-                r["answer"] if i in right else "999")}) + "\n" for i, r in enumerate(ROWS)))
-        [run] = evaluate(EvalConfig(tasks=[TaskSpec("math500", str(MATH_FIXTURE), 6)],
-                                    backend=BackendSpec("replay", str(answers)), thoughts="bolt",
-                                    out=str(out / "results"), label=label, progress=False))
-        traj.append({"stage": stage, "iteration": iteration, "step": step, "label": label, "checkpoint": str(answers),
-                     "fingerprint": label, "run_ids": [run.run_id], "results": str(out / "results")})
+        add(out, traj, label, *CHECKPOINTS[label], fingerprint=label)
     traj.close()
     return out
+
+
+def add(out: Path, traj: Trajectory, label: str, stage: str, iteration: int | None, step: int | None,
+        right: set[int], adopted: bool, fingerprint: str) -> None:
+    """A checkpoint `label` whose replayed answers get the problems in `right` right."""
+    answers = out / f"{fingerprint.replace('/', '_')}.jsonl"
+    answers.write_text("".join(json.dumps({"id": r["unique_id"], "response": (
+        "<internal_thoughts>t</internal_thoughts>" if adopted else "") + "\\boxed{%s}" % (
+            r["answer"] if i in right else "999")}) + "\n" for i, r in enumerate(ROWS)))
+    [run] = evaluate(EvalConfig(tasks=[TaskSpec("math500", str(MATH_FIXTURE), 6)],
+                                backend=BackendSpec("replay", str(answers)), thoughts="bolt",
+                                out=str(out / "results"), label=label, progress=False))
+    traj.append({"stage": stage, "iteration": iteration, "step": step, "label": label, "checkpoint": str(answers),
+                 "fingerprint": fingerprint, "run_ids": [run.run_id], "results": str(out / "results")})
 
 
 def test_training_order_and_deltas_to_init(tmp_path: Path) -> None:
@@ -95,3 +100,24 @@ def test_trajectory_refuses_other_row_selections(tmp_path: Path, capsys: pytest.
 
     assert main(["compare", "--trajectory", str(tmp_path), "--baseline", "x"]) == 2
     assert "drop RUN folders" in capsys.readouterr().err
+
+
+def test_a_stage_started_over_retires_its_entries_and_the_later_stages(tmp_path: Path) -> None:
+    out = build(tmp_path / "run")
+    lines = (out / "trajectory.jsonl").read_text().splitlines()
+    traj = Trajectory(out)
+    assert traj.retire("online", "stage 3 starts over") == 2
+    assert [e["label"] for e in traj.entries()] == ["r/init", "r/sft/step-10", "r/sft/step-20"]
+    assert traj.find("r/online/iter-1") is None and traj.retire("online", "again") == 0  # nothing left: no marker
+    # the new run's iteration 1 under the same label: one row of it, no clash with the old one
+    add(out, traj, "r/online/iter-1", "online", 1, None, {5}, True, fingerprint="new-iter-1")
+    assert [e["label"] for e in traj.entries()][-1] == "r/online/iter-1"
+    cmp, _ = trajectory_comparison(out, rounds=50)
+    assert cmp.labels == ["r/init", "r/sft/step-10", "r/sft/step-20", "r/online/iter-1"]
+    assert cmp.cells[("r/online/iter-1", "math500")].mean == pytest.approx(100 * 1 / 6, abs=1e-3)  # the new run's
+    # SFT over: its entries and stage 3's go, init stays; every line is still in the file
+    assert traj.retire("sft", "SFT starts over") == 3
+    traj.close()
+    assert [e["label"] for e in Trajectory(out).entries()] == ["r/init"]
+    kept = (out / "trajectory.jsonl").read_text().splitlines()
+    assert kept[: len(lines)] == lines and sum('"retired"' in x for x in kept) == 2
