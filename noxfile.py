@@ -89,12 +89,14 @@ def eval(session: nox.Session) -> None:  # noqa: A001 - the session's name is th
 
 @nox.session(python="3.11")
 def train(session: nox.Session) -> None:
-    """The tiny BOLT recipe end to end on CPU, on the embedded model: queries, stage 1
-    (bootstrap), stage 2 (SFT), stage 3 (online DPO), every checkpoint evaluated, then the
-    report (trajectory table, Figures 5 and 6) under out/tiny-cpu/report/. Extra arguments
-    go to `bolt-eval train pipeline` (e.g. `nox -s train -- --set online.iterations=1`)."""
+    """The tiny BOLT recipe (two-digit sums) end to end on CPU, on the embedded model:
+    queries, stage 1 (bootstrap), stage 2 (SFT), stage 3 (online DPO), every checkpoint
+    evaluated, then the report (trajectory table, Figures 5 and 6) under
+    out/tiny-cpu-sums/report/. Extra arguments go to `bolt-eval train pipeline` (e.g.
+    `nox -s train -- --set online.iterations=1`; the ZebraLogic recipe:
+    `nox -s train -- --recipe training/recipes/tiny-cpu.yaml`)."""
     install(session, extras="training,plots")
-    session.run("bolt-eval", "train", "pipeline", "--recipe", "training/recipes/tiny-cpu.yaml",
+    session.run("bolt-eval", "train", "pipeline", "--recipe", "training/recipes/tiny-cpu-sums.yaml",
                 "--reference", "bolt-paper", *session.posargs,
                 env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1"})
 
