@@ -35,14 +35,13 @@ iterations' key leaves `online.iterations` out, so a finished run can be extende
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from bolt_eval.store import config_hash
 from bolt_eval.training.online_iteration import STAGE, Iteration, held_out_reward, read_manifest
 from bolt_eval.training.recipe import Recipe
-from bolt_eval.training.trajectory import Trajectory
+from bolt_eval.training.trajectory import retire_stage
 from bolt_eval.training.workdir import StageDir
 from bolt_eval.types import UserError
 
@@ -85,8 +84,7 @@ def run(recipe: Recipe, progress: bool = True) -> str:
     key = config_hash(config)
     _refuse_other_config(stage, key)
     if not any(stage.dir.glob("iter-*")) and not (stage.dir / "held-out").exists():
-        with closing(Trajectory(recipe.out)) as trajectory:  # stage 3 starts over: an earlier one's iterations are gone
-            trajectory.retire(STAGE, "stage 3 starts over")
+        retire_stage(recipe.out, STAGE, "stage 3 starts over")  # an earlier stage 3's iterations are gone
     with stage:
         stage.manifest.update(init=str(init), reward_model=described, iterations=[])
         stage.write_manifest()

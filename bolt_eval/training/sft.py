@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from tabulate import tabulate
 
 from bolt_eval.training.checkpoints import fingerprint, last_checkpoint, merge_lora
 from bolt_eval.training.recipe import resolve_path
-from bolt_eval.training.trajectory import Trajectory
+from bolt_eval.training.trajectory import Trajectory, retire_stage
 from bolt_eval.training.workdir import StageDir, file_sha256
 from bolt_eval.types import UserError
 
@@ -165,8 +164,7 @@ def run(recipe: Any, progress: bool = True) -> str:
         raise UserError(f"{stage.dir} holds checkpoints of another SFT configuration; remove the folder, "
                         "or set another output_dir in the recipe")
     if not last_checkpoint(stage.dir) and not (stage.dir / "final").is_dir():
-        with closing(Trajectory(recipe.out)) as trajectory:  # SFT starts over: what came of an earlier one is gone
-            trajectory.retire("sft", "SFT starts over")
+        retire_stage(recipe.out, "sft", "SFT starts over")  # what came of an earlier SFT is gone
     inline = recipe.eval.mode == "inline"
     with stage:
         started = time.monotonic()

@@ -102,3 +102,12 @@ class Trajectory:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+
+def retire_stage(output_dir: str | Path, stage: str, why: str) -> int:
+    """`Trajectory.retire` on the trajectory of `output_dir`, closed after."""
+    trajectory = Trajectory(output_dir)
+    try:
+        return trajectory.retire(stage, why)
+    finally:
+        trajectory.close()

@@ -17,6 +17,12 @@ from bolt_eval.training.recipe import FormatRules
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def operands(text: str) -> tuple[str, str]:
+    """("47", "38") from a problem or prompt ending "What is $47 + 38$?"."""
+    a, b = text.rsplit("$", 2)[-2].split(" + ")
+    return a, b
+
+
 def test_committed_files_are_what_the_writer_makes_and_share_no_sum(tmp_path: Path) -> None:
     assert write_all(tmp_path) == FILES
     sums = []
@@ -25,8 +31,7 @@ def test_committed_files_are_what_the_writer_makes_and_share_no_sum(tmp_path: Pa
         for line in (ROOT / name).read_text().splitlines():
             row = json.loads(line)
             text = row["messages"][0]["content"] if "messages" in row else row["problem"]
-            a, b = text.rsplit("$", 2)[-2].split(" + ")
-            sums.append("+".join(sorted((a, b))))  # 38 + 47 is 47 + 38
+            sums.append("+".join(sorted(operands(text))))  # 38 + 47 is 47 + 38
     assert len(sums) == len(set(sums)) == sum(FILES.values())
 
 
@@ -39,7 +44,7 @@ def test_every_trace_keeps_the_format_and_boxes_the_right_sum() -> None:
     delims = get_delimiters("bolt")
     for line in (ROOT / "training" / "queries" / "tiny-sums-sft.jsonl").read_text().splitlines():
         user, assistant = json.loads(line)["messages"]
-        a, b = (int(x) for x in user["content"].rsplit("$", 2)[-2].split(" + "))
+        a, b = (int(x) for x in operands(user["content"]))
         verdict = check_format(assistant["content"], "stop", delims, FormatRules())
         assert verdict.ok, verdict.reason
         answer, how = extract_answer(verdict.solution)
